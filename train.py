@@ -1,0 +1,269 @@
+"""Train the from-scratch MLP on MNIST with shuffled mini-batch SGD.
+
+    python train.py                               # keras download, default setup
+    python train.py --data ../shared/mnist        # a local copy (IDX folder or .npz)
+    python train.py --optimizer adam --lr 1e-3 --dropout 0.2
+
+Prints one line per epoch and the test accuracy; writes loss_curve.png,
+results.json and model.npz to --out.
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from data import DataError, load_mnist, prepare
+from model import MLP
+from optim import SCHEDULES, SGD, Adam
+
+NUM_CLASSES = 10
+
+
+# ---- command line ----------------------------------------------------------
+def positive_int(text):
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def positive_float(text):
+    value = float(text)
+    if not value > 0 or not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def non_negative_float(text):
+    value = float(text)
+    if not value >= 0 or not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
+def fraction(text):
+    """A number in [0, 1)."""
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return value
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        description="Train a from-scratch NumPy MLP on MNIST.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--epochs", type=positive_int, default=20, help="passes over the training set")
+    p.add_argument("--lr", type=positive_float, default=0.05, help="(initial) learning rate")
+    p.add_argument("--schedule", choices=sorted(SCHEDULES), default="cosine",
+                   help="learning rate over training: constant, or cosine decay to 0")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="examples per update")
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd",
+                   help="sgd (with --momentum) or adam (beta1 0.9, beta2 0.999, eps 1e-8)")
+    p.add_argument("--momentum", type=fraction, default=0.9, help="SGD momentum; 0 = plain SGD")
+    p.add_argument("--l2", type=non_negative_float, default=0.0,
+                   help="L2 weight decay: adds 0.5 * l2 * sum(W**2) to the loss")
+    p.add_argument("--dropout", type=fraction, default=0.1,
+                   help="probability of dropping each hidden unit while training")
+    p.add_argument("--hidden", type=positive_int, nargs="+", default=[128, 64],
+                   help="hidden layer widths")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights, "
+                   "the shuffling and the dropout masks; same seed, same results")
+    p.add_argument("--val-size", type=non_negative_int, default=10000,
+                   help="the last VAL_SIZE training images are held out for validation")
+    p.add_argument("--data", default=os.environ.get("MNIST_DATA"),
+                   help="a local MNIST: a keras-layout .npz or a folder of the four IDX files "
+                   "(default: $MNIST_DATA, else download through keras)")
+    p.add_argument("--out", default=".", help="folder for loss_curve.png, results.json, model.npz")
+    return p.parse_args(argv)
+
+
+# ---- training --------------------------------------------------------------
+class Diverged(Exception):
+    """The loss became NaN or infinite."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C during training; ``epochs_done`` full epochs had finished."""
+
+    def __init__(self, epochs_done):
+        super().__init__(epochs_done)
+        self.epochs_done = epochs_done
+
+
+def make_optimizer(args):
+    if args.optimizer == "adam":
+        return Adam(lr=args.lr)
+    return SGD(lr=args.lr, momentum=args.momentum)
+
+
+def fit(model, optimizer, train, val, epochs, batch_size, seed=0,
+        schedule=SCHEDULES["constant"], log=print):
+    """Shuffled mini-batch training. Returns a Keras-like history dict:
+    per-epoch lists "loss", "accuracy", "val_accuracy", "seconds" (training
+    pass only), "dead_relu" (per hidden layer), and "iteration_loss".
+
+    The learning rate at each step is optimizer.lr (as given) times
+    schedule(fraction of all steps done). Raises Diverged when the loss stops
+    being finite, Interrupted on Ctrl-C.
+    """
+    X, y = train
+    X_val, y_val = val
+    n = len(X)
+    # A generator of its own for the order of examples, reseeded from --seed.
+    rng = np.random.default_rng([seed, 1])
+    history = {k: [] for k in ("loss", "accuracy", "val_accuracy", "seconds",
+                               "dead_relu", "iteration_loss")}
+    base_lr = optimizer.lr
+    steps_per_epoch = -(-n // batch_size)
+    total_steps = epochs * steps_per_epoch
+    # Weights of the batches in the epoch mean: the last one may be short.
+    batch_sizes = np.minimum(batch_size, n - np.arange(0, n, batch_size))
+    try:
+        for epoch in range(1, epochs + 1):
+            order = rng.permutation(n)
+            losses = []
+            correct = 0
+            start = time.perf_counter()
+            for step, i in enumerate(range(0, n, batch_size)):
+                optimizer.lr = base_lr * schedule(
+                    ((epoch - 1) * steps_per_epoch + step) / total_steps)
+                idx = order[i:i + batch_size]
+                yb = y[idx]
+                loss, grads = model.loss(X[idx], yb, train=True)
+                if not np.isfinite(loss):
+                    raise Diverged(f"epoch {epoch}, step {step + 1}: loss is {loss}")
+                optimizer.step(model.params, grads)
+                losses.append(loss)
+                correct += int(np.count_nonzero(model.probs.argmax(axis=1) == yb))
+            seconds = time.perf_counter() - start
+
+            history["loss"].append(float(np.dot(losses, batch_sizes) / n))
+            history["accuracy"].append(correct / n)
+            history["seconds"].append(seconds)
+            history["iteration_loss"].extend(losses)
+            line = (f"Epoch {epoch:{len(str(epochs))}d}/{epochs}  "
+                    f"loss {history['loss'][-1]:.4f}  acc {history['accuracy'][-1]:.4f}")
+            if len(X_val):
+                history["val_accuracy"].append(model.accuracy(X_val, y_val))
+                history["dead_relu"].append(model.dead_fraction(X_val))
+                line += f"  val_acc {history['val_accuracy'][-1]:.4f}"
+            line += f"  {seconds:.2f}s"
+            if history["dead_relu"]:
+                line += "  dead " + " ".join(f"{d:.1%}" for d in history["dead_relu"][-1])
+            log(line)
+    except KeyboardInterrupt:
+        raise Interrupted(len(history["loss"])) from None
+    return history
+
+
+# ---- outputs ---------------------------------------------------------------
+def write_atomically(path, write):
+    """Call write(file) on a temporary file beside ``path``, then rename it into
+    place: a failure halfway leaves the old file untouched."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.splitext(path)[1])
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def plot_history(history, path):
+    """Training loss per iteration and per epoch, and accuracy per epoch."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    iters = np.arange(1, len(history["iteration_loss"]) + 1)
+    per_epoch = len(iters) // len(history["loss"])
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    ax1.plot(iters, history["iteration_loss"], lw=0.5, alpha=0.35, label="per iteration")
+    ax1.plot(epochs * per_epoch, history["loss"], "o-", label="epoch mean")
+    ax1.set(xlabel="iteration", ylabel="cross-entropy loss", yscale="log",
+            title="Training loss")
+    ax1.legend()
+    ax2.plot(epochs, history["accuracy"], "o-", label="training")
+    if history["val_accuracy"]:
+        ax2.plot(epochs, history["val_accuracy"], "o-", label="validation")
+    ax2.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
+    ax2.grid(alpha=0.3)
+    ax2.legend()
+    fig.tight_layout()
+    write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)
+
+
+def check_writable(folder):
+    """Fail before training, not after, if the results cannot be written."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise DataError(f"--out {folder}: cannot write there ({e.strerror})") from None
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    t_start = time.perf_counter()
+    try:
+        check_writable(args.out)
+        data = load_mnist(args.data, NUM_CLASSES)
+        train, val, test = prepare(data, args.val_size)
+    except DataError as e:
+        sys.exit(f"error: {e}")
+    print(f"data: {args.data or 'keras.datasets.mnist'}: {len(train[0])} training, "
+          f"{len(val[0])} validation, {len(test[0])} test images")
+
+    sizes = (train[0].shape[1], *args.hidden, NUM_CLASSES)
+    model = MLP(sizes, l2=args.l2, dropout=args.dropout, seed=args.seed)
+    try:
+        history = fit(model, make_optimizer(args), train, val, args.epochs,
+                      args.batch_size, seed=args.seed, schedule=SCHEDULES[args.schedule])
+    except Diverged as e:
+        sys.exit(f"error: training diverged ({e}); try a lower learning rate than "
+                 f"--lr {args.lr:g}. Nothing was written.")
+    except Interrupted as e:
+        sys.exit(f"\ninterrupted after {e.epochs_done} of {args.epochs} epochs: "
+                 "nothing was written.")
+    test_accuracy = model.accuracy(*test)
+    print(f"Test accuracy: {test_accuracy:.4f}")
+
+    results = {
+        "test_accuracy": test_accuracy,
+        "val_accuracy": history["val_accuracy"][-1] if history["val_accuracy"] else None,
+        "train_loss": history["loss"][-1],
+        "epochs": len(history["loss"]),
+        "seconds_per_epoch": float(np.median(history["seconds"])),
+        "train_seconds": float(np.sum(history["seconds"])),
+        "hyperparameters": {k: v for k, v in vars(args).items() if k not in ("data", "out", "seed")},
+        "seed": args.seed,
+        "sizes": list(sizes),
+        "history": {k: v for k, v in history.items() if k != "iteration_loss"},
+    }
+    plot_history(history, os.path.join(args.out, "loss_curve.png"))
+    write_atomically(os.path.join(args.out, "results.json"),
+                     lambda f: f.write((json.dumps(results, indent=2) + "\n").encode()))
+    model.save(os.path.join(args.out, "model.npz"))
+    print(f"wrote loss_curve.png, results.json, model.npz to {args.out} "
+          f"({time.perf_counter() - t_start:.1f}s in all)")
+
+
+if __name__ == "__main__":
+    main()
