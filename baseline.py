@@ -1,0 +1,135 @@
+"""The same network trained with Keras, as the framework baseline for the README.
+
+    python baseline.py --data ../shared/mnist/mnist.npz --out baseline.json
+
+Same as the default ``python train.py``: 784-128-64-10, ReLU, He-normal
+weights (untruncated, std sqrt(2 / fan_in), as in model.py), zero biases,
+dropout 0.1 after each hidden ReLU, softmax + cross-entropy, SGD with
+momentum 0.9 (Keras uses the same update, v <- 0.9 v - lr g, w <- w + v),
+lr 0.05 decayed per step by a cosine to 0 over the whole run, batch 64,
+20 epochs, the last 10,000 training images held out for validation.
+The data go through the same data.py, so --data / MNIST_DATA work as in train.py.
+
+Prints and writes (to --out, as JSON) the test and validation accuracy and
+the seconds per epoch: the median over epochs of the training pass alone
+(validation and test are evaluated after training, outside the timing).
+The first epoch includes TensorFlow's tracing; the median leaves it out.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # no TensorFlow start-up chatter (CUDA probes)
+
+import numpy as np  # noqa: E402
+
+from data import DataError, load_mnist, prepare  # noqa: E402
+from train import (NUM_CLASSES, fraction, non_negative_int, positive_float,  # noqa: E402
+                   positive_int, write_atomically)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        description="Train the same MLP with Keras (the framework baseline).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--epochs", type=positive_int, default=20)
+    p.add_argument("--lr", type=positive_float, default=0.05,
+                   help="initial learning rate, cosine-decayed per step to 0")
+    p.add_argument("--momentum", type=fraction, default=0.9)
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--dropout", type=fraction, default=0.1)
+    p.add_argument("--hidden", type=positive_int, nargs="+", default=[128, 64])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-size", type=non_negative_int, default=10000)
+    p.add_argument("--data", default=os.environ.get("MNIST_DATA"),
+                   help="a local MNIST (.npz or IDX folder); default: $MNIST_DATA, else keras")
+    p.add_argument("--out", default="baseline.json", help="JSON file for the results")
+    p.add_argument("--verbose", action="store_true", help="Keras' own progress bars")
+    return p.parse_args(argv)
+
+
+def build_model(sizes, dropout, keras):
+    """784 -> [Dense + ReLU -> Dropout] per hidden layer -> Dense + softmax."""
+    he_normal = keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal")
+    model = keras.Sequential([keras.Input((sizes[0],))])
+    for width in sizes[1:-1]:
+        model.add(keras.layers.Dense(width, activation="relu",
+                                     kernel_initializer=he_normal, bias_initializer="zeros"))
+        if dropout > 0:
+            model.add(keras.layers.Dropout(dropout))
+    model.add(keras.layers.Dense(sizes[-1], activation="softmax",
+                                 kernel_initializer=he_normal, bias_initializer="zeros"))
+    return model
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    t_start = time.perf_counter()
+    try:
+        folder = os.path.dirname(os.path.abspath(args.out))
+        if not os.access(folder, os.W_OK):
+            raise DataError(f"--out {args.out}: cannot write in {folder}")
+        train, val, test = prepare(load_mnist(args.data, NUM_CLASSES), args.val_size)
+    except DataError as e:
+        sys.exit(f"error: {e}")
+    try:
+        import keras
+    except ImportError:
+        sys.exit("error: the baseline needs TensorFlow/Keras: pip install -r requirements.txt")
+
+    keras.utils.set_random_seed(args.seed)
+    sizes = (train[0].shape[1], *args.hidden, NUM_CLASSES)
+    model = build_model(sizes, args.dropout, keras)
+    steps = args.epochs * -(-len(train[0]) // args.batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(args.lr, decay_steps=steps, alpha=0.0)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=schedule, momentum=args.momentum),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+    class EpochTimer(keras.callbacks.Callback):
+        """Seconds of each epoch's training pass (fit gets no validation data)."""
+
+        def __init__(self):
+            super().__init__()
+            self.seconds = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self.start)
+            if not args.verbose:
+                print(f"Epoch {epoch + 1}/{args.epochs}  loss {logs['loss']:.4f}  "
+                      f"acc {logs['accuracy']:.4f}  {self.seconds[-1]:.2f}s", flush=True)
+
+    timer = EpochTimer()
+    history = model.fit(*train, batch_size=args.batch_size, epochs=args.epochs, shuffle=True,
+                        callbacks=[timer], verbose=2 if args.verbose else 0)
+
+    def accuracy(X, y):
+        if len(X) == 0:
+            return None
+        return float(np.mean(model.predict(X, batch_size=10000, verbose=0).argmax(axis=1) == y))
+
+    results = {
+        "framework": f"keras {keras.__version__} ({keras.backend.backend()} backend)",
+        "test_accuracy": accuracy(*test),
+        "val_accuracy": accuracy(*val),
+        "train_loss": float(history.history["loss"][-1]),
+        "seconds_per_epoch": float(np.median(timer.seconds)),
+        "epoch_seconds": timer.seconds,
+        "sizes": list(sizes),
+        "hyperparameters": {k: v for k, v in vars(args).items()
+                            if k not in ("data", "out", "verbose")},
+        "total_seconds": time.perf_counter() - t_start,
+    }
+    val_text = "-" if results["val_accuracy"] is None else f"{results['val_accuracy']:.4f}"
+    print(f"Keras: test accuracy {results['test_accuracy']:.4f}  val accuracy {val_text}  "
+          f"{results['seconds_per_epoch']:.2f} s per epoch (median, training pass)")
+    write_atomically(args.out, lambda f: f.write((json.dumps(results, indent=2) + "\n").encode()))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
