@@ -14,11 +14,17 @@ import sys
 import tempfile
 import time
 
-import numpy as np
+# One BLAS thread unless told otherwise: the matrix products of a batch of 64
+# are too small to gain from a second thread, which then mostly waits, and on
+# a busy machine it makes an epoch several times slower (benchmark.py measures
+# both). It has to be set before NumPy is first imported.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from data import DataError, load_mnist, prepare
-from model import MLP
-from optim import SCHEDULES, SGD, Adam
+import numpy as np  # noqa: E402
+
+from data import DataError, load_mnist, prepare  # noqa: E402
+from model import MLP  # noqa: E402
+from optim import SCHEDULES, SGD, Adam  # noqa: E402
 
 NUM_CLASSES = 10
 
