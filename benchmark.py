@@ -1,0 +1,466 @@
+"""How fast does the from-scratch trainer run, next to the frameworks and the machine's limit?
+
+    python benchmark.py --data ../shared/mnist/mnist.npz           # full run, a few minutes
+    python benchmark.py --data ../shared/mnist/mnist.npz --quick   # a short smoke run
+
+Everything is measured in one run, on the same data and settings as the default
+``python train.py`` (784-128-64-10, dropout 0.1, SGD momentum 0.9, lr 0.05 with
+cosine decay, batch 64, 50,000 training images):
+
+- seconds per epoch, the median over epochs of the training pass alone, for our
+  trainer, the Keras baseline (baseline.py) and PyTorch eager if it is installed;
+- the floor: the time of the matrix products of one epoch (forward and backward,
+  the same shapes, timed on their own), i.e. the epoch's FLOPs divided by this
+  machine's float32 matmul rate on those shapes, and our time as a multiple of it;
+- where the rest of an epoch goes (the update, the dropout masks, everything else);
+- wall time and peak memory of a whole default ``python train.py`` given local data;
+- epochs and training seconds until 97 % and 98 % test accuracy;
+- seconds per epoch for batch sizes 16, 64, 256, 1024 and for wider hidden layers.
+
+The timings run in child processes (``--worker``), one per BLAS thread count,
+so that threads, imports and memory do not leak from one into the next. Inside
+a worker the comparisons are interleaved: after each of our epochs come one
+epoch of the matmul floor and one of PyTorch, so load from other programs on
+the machine hits all of them alike and their ratios hold. The tables are
+printed and written as markdown (--out) with the command that made them.
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+THREADS = (1, 2)
+BATCH_SIZES = (16, 64, 256, 1024)
+WIDTHS = ((64, 32), (128, 64), (256, 128), (512, 256))
+
+
+# ---- the worker: runs in its own process and prints one JSON line ----------
+def load_data(path, val_size=10000):
+    from data import load_mnist, prepare
+    return prepare(load_mnist(path), val_size)
+
+
+def timed(run):
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def step_products(sizes, batch, rng):
+    """The (A, B) operand pairs of every matrix product of one training step,
+    in the layouts the trainer uses: x @ W forward; x.T @ dz for every layer
+    and dz @ W.T for all but the first backward (nobody needs the pixels' gradient)."""
+    import numpy as np
+    pairs = []
+    for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        x = rng.random((batch, d_in), dtype=np.float32)
+        W = rng.random((d_in, d_out), dtype=np.float32)
+        dz = rng.random((batch, d_out), dtype=np.float32)
+        pairs += [(x, W), (x.T, dz)] + ([(dz, W.T)] if i > 0 else [])
+    return pairs
+
+
+def matmul_floor(sizes, n, batch_size):
+    """(run, flops): run() does the matrix products of one epoch and nothing else."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    full_steps, last = divmod(n, batch_size)
+    steps = [(step_products(sizes, batch_size, rng), full_steps)]
+    if last:
+        steps.append((step_products(sizes, last, rng), 1))
+    flops = sum(count * sum(2 * a.shape[0] * a.shape[1] * b.shape[1] for a, b in pairs)
+                for pairs, count in steps)
+
+    def run():
+        for pairs, count in steps:
+            for _ in range(count):
+                for a, b in pairs:
+                    a @ b
+    return run, flops
+
+
+def update_and_masks(sizes, n, batch_size):
+    """run() functions for one epoch's SGD momentum updates and dropout masks alone,
+    the two non-matmul parts that profiling found largest (on copies of the weights)."""
+    import numpy as np
+    from layers import dropout_forward
+    from model import MLP
+    from optim import SGD
+    model = MLP(sizes, dropout=0.1, seed=1)
+    rng = np.random.default_rng(1)
+    grads = {k: rng.standard_normal(v.shape).astype(v.dtype) for k, v in model.params.items()}
+    hidden = [rng.random((batch_size, w), dtype=np.float32) for w in sizes[1:-1]]
+    optimizer = SGD(lr=1e-6, momentum=0.9)
+    steps = -(-n // batch_size)
+
+    def update():
+        for _ in range(steps):
+            optimizer.step(model.params, grads)
+
+    def masks():
+        for _ in range(steps):
+            for h in hidden:
+                dropout_forward(h, 0.1, model.rng)
+    return update, masks
+
+
+class TorchTrainer:
+    """The same network and loop in PyTorch eager mode, one epoch per call."""
+
+    def __init__(self, train, sizes, epochs, batch_size, threads):
+        import torch
+        self.torch = torch
+        torch.set_num_threads(threads)
+        torch.manual_seed(0)
+        self.X, self.y = torch.from_numpy(train[0]), torch.from_numpy(train[1])
+        layers = []
+        for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            linear = torch.nn.Linear(d_in, d_out)
+            torch.nn.init.kaiming_normal_(linear.weight, nonlinearity="relu")
+            torch.nn.init.zeros_(linear.bias)
+            layers.append(linear)
+            if i < len(sizes) - 2:
+                layers += [torch.nn.ReLU(), torch.nn.Dropout(0.1)]
+        self.model = torch.nn.Sequential(*layers)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.05, momentum=0.9)
+        self.loss_fn = torch.nn.CrossEntropyLoss()
+        self.batch_size = batch_size
+        self.total_steps = epochs * -(-len(self.X) // batch_size)
+        self.step = 0
+
+    def epoch(self):
+        """One training epoch; returns the seconds of its training pass."""
+        import math
+        torch, n, batch = self.torch, len(self.X), self.batch_size
+        order = torch.randperm(n)
+        self.model.train()
+        losses, correct = [], 0
+        start = time.perf_counter()
+        for i in range(0, n, batch):
+            lr = 0.05 * 0.5 * (1 + math.cos(math.pi * self.step / self.total_steps))
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            self.step += 1
+            idx = order[i:i + batch]
+            xb, yb = self.X[idx], self.y[idx]
+            out = self.model(xb)
+            loss = self.loss_fn(out, yb)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            # as our loop does: keep every step's loss and count correct predictions
+            losses.append(loss.item())
+            correct += int((out.argmax(dim=1) == yb).sum())
+        return time.perf_counter() - start
+
+    def accuracy(self, X, y):
+        self.model.eval()
+        with self.torch.no_grad():
+            predictions = self.model(self.torch.from_numpy(X)).argmax(dim=1).numpy()
+        return float((predictions == y).mean())
+
+
+def worker(args):
+    """Our default training run, with the comparisons interleaved between its
+    epochs: after each of our epochs, one epoch of the matmul floor, of the
+    update and masks alone, and of PyTorch. Machine load that comes and goes
+    then hits all of them alike, so their ratios hold even on a busy machine."""
+    import numpy as np
+    from model import MLP
+    from optim import SCHEDULES, SGD
+    from train import fit
+    train, val, test = load_data(args.data)
+    n = len(train[0])
+    sizes = (train[0].shape[1], *args.hidden, 10)
+    floor, flops = matmul_floor(sizes, n, args.batch_size)
+    update, masks = update_and_masks(sizes, n, args.batch_size)
+    torch_trainer = None
+    if args.torch:
+        try:
+            torch_trainer = TorchTrainer(train, sizes, args.epochs, args.batch_size, args.threads)
+        except ImportError:
+            pass
+    times = {"floor": [], "sgd_update": [], "dropout_masks": [], "torch": []}
+    test_accuracy = []
+
+    def between_epochs(line):  # fit calls this after each epoch's timed pass
+        test_accuracy.append(model.accuracy(*test))
+        times["floor"].append(timed(floor))
+        if args.parts:
+            times["sgd_update"].append(timed(update))
+            times["dropout_masks"].append(timed(masks))
+        if torch_trainer is not None:
+            times["torch"].append(torch_trainer.epoch())
+
+    model = MLP(sizes, dropout=0.1, seed=0)
+    history = fit(model, SGD(lr=0.05, momentum=0.9), train, val, args.epochs,
+                  args.batch_size, seed=0, schedule=SCHEDULES["cosine"], log=between_epochs)
+    result = {"seconds": history["seconds"], "test_accuracy": test_accuracy, "flops": flops,
+              "median": {k: float(np.median(v)) for k, v in times.items() if v},
+              "torch": None}
+    result["median"]["ours"] = float(np.median(history["seconds"]))
+    if torch_trainer is not None:
+        import torch
+        result["torch"] = {"version": torch.__version__,
+                           "test_accuracy": torch_trainer.accuracy(*test)}
+    return result
+
+
+# ---- the parent: start workers, collect, print the table --------------------
+def child_env(threads):
+    env = dict(os.environ)
+    if threads is not None:
+        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[name] = str(threads)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    return env
+
+
+def run_child(cmd, threads=None):
+    """Run cmd to its end and return its stdout; raise RuntimeError if it fails."""
+    proc = subprocess.run(cmd, cwd=HERE, env=child_env(threads), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    return proc.stdout
+
+
+def run_worker(args, threads, epochs, batch_size=64, hidden=(128, 64), torch=True, parts=True):
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--threads", str(threads),
+           "--epochs", str(epochs), "--batch-size", str(batch_size),
+           "--hidden", *map(str, hidden)]
+    cmd += [] if torch else ["--skip", "torch"]
+    cmd += [] if parts else ["--no-parts"]
+    if args.data:
+        cmd += ["--data", args.data]
+    return json.loads(run_child(cmd, threads).strip().splitlines()[-1])
+
+
+def run_script(cmd):
+    """Wall seconds and peak resident memory (MB) of a whole script, as a user runs it."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=HERE, env=child_env(None), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    # os.wait4 reports this child's own peak RSS (ru_maxrss, KB on Linux).
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    err = proc.stderr.read().decode()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({code}):\n{err[-2000:]}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def first_epoch_reaching(accuracies, seconds, target):
+    for epoch, acc in enumerate(accuracies, start=1):
+        if acc >= target:
+            return f"epoch {epoch}, after {sum(seconds[:epoch]):.1f} s of training"
+    return f"not within {len(accuracies)} epochs"
+
+
+def machine():
+    import numpy as np
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    blas = ""
+    try:
+        info = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        blas = f", {info['name']} {info['version']}"
+    except Exception:
+        pass
+    return (f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, "
+            f"NumPy {np.__version__}{blas}")
+
+
+def benchmark(args):
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    epochs, timing_epochs = args.epochs, args.timing_epochs
+    lines = []
+
+    def say(text=""):
+        print(text, flush=True)
+        lines.append(text)
+
+    def progress(text):
+        print(f"... {text}", file=sys.stderr, flush=True)
+
+    use_torch = "torch" not in args.skip
+    progress(f"our default run ({epochs} epochs, 1 BLAS thread), floor"
+             + (" and PyTorch" if use_torch else "") + " interleaved")
+    runs = {1: run_worker(args, 1, epochs, torch=use_torch)}
+    if "threads2" not in args.skip:
+        progress(f"the same with 2 threads ({timing_epochs} epochs)")
+        runs[2] = run_worker(args, 2, timing_epochs, torch=use_torch, parts=False)
+    keras = None
+    if "keras" not in args.skip:
+        progress(f"Keras baseline ({epochs} epochs)")
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = [sys.executable, "baseline.py", "--epochs", str(epochs),
+                   "--out", os.path.join(tmp, "baseline.json")]
+            if args.data:
+                cmd += ["--data", args.data]
+            run_child(cmd)
+            with open(os.path.join(tmp, "baseline.json")) as f:
+                keras = json.load(f)
+
+    main_run = runs[1]
+    ours = main_run["median"]["ours"]
+    floor = main_run["median"]["floor"]
+    say(f"# Benchmark: the from-scratch NumPy MLP, PyTorch and Keras ({started})")
+    say()
+    say(f"Made by `{args.command}`  ")
+    say(f"Machine: {machine()}  ")
+    say("Network 784-128-64-10, batch 64, dropout 0.1, SGD momentum 0.9, lr 0.05 with cosine "
+        "decay, 50,000 training images. Seconds per epoch are medians over epochs of the "
+        "training pass alone. In each worker process, one epoch of PyTorch and one of the "
+        "matmul floor run between our epochs, so that all see the same machine load.")
+    say()
+    say("| trainer | BLAS / torch threads | s / epoch | x floor | ours is faster by | "
+        "test accuracy |")
+    say("|---|---:|---:|---:|---:|---:|")
+
+    def row(name, threads, seconds, accuracy=None, epochs_run=None, bold=False):
+        acc = "" if accuracy is None else f"{accuracy:.2%} after {epochs_run} epochs"
+        b = "**" if bold else ""
+        say(f"| {b}{name}{b} | {threads} | {b}{seconds:.3f}{b} | {seconds / floor:.2f} | "
+            f"{seconds / ours:.2f}x | {acc} |")
+
+    row("ours (NumPy), default", 1, ours, main_run["test_accuracy"][-1], epochs, bold=True)
+    for t, run in runs.items():
+        if t != 1:
+            row("ours (NumPy)", t, run["median"]["ours"])
+    for t, run in runs.items():
+        if run["torch"] is not None:
+            accuracy = run["torch"]["test_accuracy"] if t == 1 else None
+            row(f"PyTorch {run['torch']['version']} eager", t, run["median"]["torch"],
+                accuracy, epochs)
+    if use_torch and main_run["torch"] is None:
+        say("| PyTorch eager | | not installed | | | |")
+    if keras is not None:
+        row(f"Keras {keras['framework'].split()[1]}, TensorFlow backend (baseline.py)",
+            "TF default", keras["seconds_per_epoch"], keras["test_accuracy"], epochs)
+    for t, run in runs.items():
+        row("floor: the epoch's matrix products alone", t, run["median"]["floor"])
+    say()
+    flops = main_run["flops"]
+    say(f"The floor: one epoch needs {flops / 1e9:.1f} GFLOP of float32 matrix products "
+        "(x W forward; x^T dz, and dz W^T except for the first layer, backward). Timed alone, "
+        f"with the same shapes and layouts, they run at {flops / floor / 1e9:.0f} GFLOP/s "
+        "on 1 thread"
+        + (f" and {flops / runs[2]['median']['floor'] / 1e9:.0f} GFLOP/s on 2" if 2 in runs
+           else "") + ".")
+    say()
+    if main_run["median"].get("sgd_update") is not None:
+        say("Where an epoch of ours goes (1 thread; each part timed alone, interleaved):")
+        say()
+        say("| part | s / epoch | share |")
+        say("|---|---:|---:|")
+        update = main_run["median"]["sgd_update"]
+        masks = main_run["median"]["dropout_masks"]
+        for name, seconds in (
+                ("matrix products (the floor)", floor),
+                ("SGD momentum update: v *= 0.9, v -= lr g, w += v", update),
+                ("dropout masks", masks),
+                ("the rest: gathering the batch, bias, ReLU, softmax, loss, "
+                 "Python per step", ours - floor - update - masks)):
+            say(f"| {name} | {seconds:.3f} | {seconds / ours:.0%} |")
+        say()
+
+    if "train" not in args.skip:
+        progress("a whole default python train.py")
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = [sys.executable, "train.py", "--out", tmp]
+            cmd += ["--epochs", str(epochs)] if epochs != 20 else []
+            cmd += ["--data", args.data] if args.data else []
+            wall, peak_mb = run_script(cmd)
+            with open(os.path.join(tmp, "results.json")) as f:
+                result = json.load(f)
+        shown = " ".join(["python", *cmd[1:]]).replace(tmp, "OUT")
+        say("| our default run | |")
+        say("|---|---|")
+        say(f"| wall time of `{shown}`: imports, data, {epochs} epochs, evaluation, plot, "
+            f"saving | {wall:.1f} s |")
+        say(f"| its peak resident memory (ru_maxrss) | {peak_mb:.0f} MB |")
+        say(f"| its test accuracy | {result['test_accuracy']:.2%} |")
+        for target in (0.97, 0.98):
+            reached = first_epoch_reaching(main_run["test_accuracy"], main_run["seconds"], target)
+            say(f"| {target:.0%} test accuracy first reached at | {reached} |")
+        say()
+
+    if "scaling" not in args.skip:
+        n_scale = args.scaling_epochs
+        say(f"Scaling: ours (1 thread, median of {n_scale} epochs) against the floor "
+            "measured alike, interleaved:")
+        say()
+        say("| batch | hidden | s / epoch | floor | x floor |")
+        say("|---:|---|---:|---:|---:|")
+        configs = [(b, (128, 64)) for b in BATCH_SIZES]
+        configs += [(64, w) for w in WIDTHS if w != (128, 64)]
+        for batch, hidden in configs:
+            progress(f"scaling: batch {batch}, hidden {hidden}")
+            run = run_worker(args, 1, n_scale, batch, hidden, torch=False, parts=False)
+            m = run["median"]
+            say(f"| {batch} | {'-'.join(map(str, hidden))} | {m['ours']:.3f} | "
+                f"{m['floor']:.3f} | {m['ours'] / m['floor']:.2f} |")
+        say()
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        description="Time our trainer against PyTorch, Keras and the matmul floor.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data", default=os.environ.get("MNIST_DATA"),
+                   help="a local MNIST (.npz or IDX folder); default: $MNIST_DATA, else keras")
+    p.add_argument("--out", default="benchmark.md", help="markdown file for the tables")
+    p.add_argument("--quick", action="store_true",
+                   help="a smoke run: 2 epochs everywhere, no 2-thread runs, no scaling")
+    p.add_argument("--skip", nargs="*", default=[],
+                   choices=["torch", "keras", "threads2", "train", "scaling"],
+                   help="parts to leave out")
+    p.add_argument("--epochs", type=int, default=20,
+                   help="epochs of our default run and of the Keras baseline")
+    p.add_argument("--timing-epochs", type=int, default=3,
+                   help="epochs of the 2-thread runs")
+    p.add_argument("--scaling-epochs", type=int, default=3, help="epochs per scaling row")
+    # the worker's own options
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
+    p.add_argument("--batch-size", type=int, default=64, help=argparse.SUPPRESS)
+    p.add_argument("--hidden", type=int, nargs="+", default=[128, 64], help=argparse.SUPPRESS)
+    p.add_argument("--no-parts", dest="parts", action="store_false", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    args.torch = "torch" not in args.skip
+    if args.quick and not args.worker:
+        args.epochs = args.timing_epochs = 2
+        args.skip = sorted(set(args.skip) | {"threads2", "scaling"})
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args)))
+        return
+    args.command = "python " + " ".join([os.path.basename(__file__), *sys.argv[1:]])
+    try:
+        table = benchmark(args)
+    except RuntimeError as e:
+        sys.exit(f"error: {e}")
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(args.out)), suffix=".md")
+    with os.fdopen(fd, "w") as f:
+        f.write(table)
+    os.replace(tmp, args.out)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
