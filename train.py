@@ -189,12 +189,17 @@ def plot_history(history, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    iters = np.arange(1, len(history["iteration_loss"]) + 1)
-    per_epoch = len(iters) // len(history["loss"])
+    losses = np.asarray(history["iteration_loss"])
+    iters = np.arange(1, len(losses) + 1)
+    per_epoch = len(losses) // len(history["loss"])
     epochs = np.arange(1, len(history["loss"]) + 1)
+    window = max(1, min(100, len(losses) // 20))
+    smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    ax1.plot(iters, history["iteration_loss"], lw=0.5, alpha=0.35, label="per iteration")
-    ax1.plot(epochs * per_epoch, history["loss"], "o-", label="epoch mean")
+    ax1.plot(iters, losses, lw=0.4, alpha=0.25, color="C0", label="per iteration")
+    ax1.plot(iters[window - 1:], smooth, lw=1, color="C0", label=f"mean of {window} iterations")
+    # An epoch's mean belongs at its middle, where the running mean passes through it.
+    ax1.plot((epochs - 0.5) * per_epoch, history["loss"], "o", color="C1", label="epoch mean")
     ax1.set(xlabel="iteration", ylabel="cross-entropy loss", yscale="log",
             title="Training loss")
     ax1.legend()
@@ -202,6 +207,7 @@ def plot_history(history, path):
     if history["val_accuracy"]:
         ax2.plot(epochs, history["val_accuracy"], "o-", label="validation")
     ax2.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
+    ax2.xaxis.get_major_locator().set_params(integer=True)
     ax2.grid(alpha=0.3)
     ax2.legend()
     fig.tight_layout()
