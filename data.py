@@ -5,7 +5,9 @@ images (N, rows, cols) uint8 and labels (N,) integers, checked by
 ``validate``. Problems raise DataError with one line that names the file.
 """
 import gzip
+import math
 import os
+import zlib
 
 import numpy as np
 
@@ -59,17 +61,35 @@ def load_keras():
 
 def load_npz(path):
     """A keras-layout mnist.npz: arrays x_train, y_train, x_test, y_test."""
+    # Look at the first bytes ourselves: np.load would take anything that is not
+    # a zip archive for a pickle and complain about "pickled (object) data".
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror})") from None
+    if magic not in (b"PK\x03\x04", b"PK\x05\x06"):
+        if magic[:2] == b"\x00\x00" or magic[:2] == b"\x1f\x8b":
+            hint = "it looks like a single IDX file: pass the folder that holds all four"
+        else:
+            hint = "--data takes a keras-layout mnist.npz or a folder of the four IDX files"
+        raise DataError(f"{path}: not an .npz file (no zip header); {hint}")
     try:
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in IDX_NAMES if k not in f.files]
             if missing:
                 raise DataError(f"{path}: missing array(s) {', '.join(missing)}; expected "
                                 "x_train, y_train, x_test, y_test as in keras' mnist.npz")
-            return tuple(f[k] for k in IDX_NAMES)
+            arrays = tuple(f[k] for k in IDX_NAMES)
     except DataError:
         raise
-    except Exception as e:  # zipfile, pickle, zlib and OS errors all mean the same here
-        raise DataError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
+    except Exception as e:  # zipfile, zlib, format and OS errors all mean the same here
+        raise DataError(f"{path}: not a readable .npz file, truncated or corrupt? "
+                        f"({type(e).__name__}: {e})") from None
+    for key, array in zip(IDX_NAMES, arrays):
+        if not isinstance(array, np.ndarray):  # a member that is not an .npy
+            raise DataError(f"{path}: {key} is not a NumPy array (.npy) inside the archive")
+    return arrays
 
 
 def load_idx_folder(folder):
@@ -97,7 +117,7 @@ def read_idx(path):
             raw = f.read()
         if raw[:2] == b"\x1f\x8b":  # the gzip magic number
             raw = gzip.decompress(raw)
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
+    except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError
         raise DataError(f"{path}: cannot read ({type(e).__name__}: {e})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_DTYPES:
         raise DataError(f"{path}: not an IDX file (bad magic number)")
@@ -107,11 +127,17 @@ def read_idx(path):
     if ndim == 0 or len(raw) < header:
         raise DataError(f"{path}: IDX header truncated or empty (ndim {ndim})")
     shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", ndim, offset=4))
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
     if len(raw) - header != expected:
         raise DataError(f"{path}: IDX data is {len(raw) - header} bytes, but the header "
                         f"promises shape {shape} = {expected} bytes (truncated or corrupt?)")
-    return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+    try:
+        array = np.frombuffer(raw, dtype, offset=header).reshape(shape)
+    except ValueError as e:  # more than 64 dimensions, or a size NumPy cannot hold
+        more = "..." if ndim > 8 else ""
+        raise DataError(f"{path}: IDX header promises shape {shape[:8]}{more}, "
+                        f"which NumPy cannot hold ({e})") from None
+    return array.astype(dtype.newbyteorder("="))
 
 
 def validate(data, source, num_classes=10):
@@ -136,12 +162,12 @@ def validate(data, source, num_classes=10):
                         f"but test images {x_test.shape[1:]}")
 
 
-def prepare(data, val_size):
+def prepare(data, val_size, source="the data"):
     """Flatten, scale to [0, 1] float32, hold out the last ``val_size`` training
     images for validation. Returns (X_train, y_train), (X_val, y_val), (X_test, y_test)."""
     x_train, y_train, x_test, y_test = data
     if not 0 <= val_size < len(x_train):
-        raise DataError(f"--val-size {val_size} leaves no training data "
+        raise DataError(f"{source}: --val-size {val_size} leaves no training data "
                         f"(the training set has {len(x_train)} images)")
 
     def scale(x):

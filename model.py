@@ -8,7 +8,6 @@ class strings them together, keeps the weights, and runs the chain rule back.
 """
 import os
 import tempfile
-import zipfile
 
 import numpy as np
 
@@ -171,18 +170,42 @@ class MLP:
     def load(cls, path):
         """An MLP with the weights of a file written by ``save``.
 
-        Raises ValueError, naming the file, when it is not such a file.
+        Raises ValueError with one line naming the file when it is not such a
+        file: missing, truncated or corrupt, keys or shapes that do not fit,
+        weights that are not finite.
         """
         try:
+            # np.load takes whatever is not a zip archive for a pickle or a
+            # single .npy, with confusing messages; check the magic number first.
+            with open(path, "rb") as f:
+                if f.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):
+                    raise ValueError("not an .npz file (no zip header)")
             with np.load(path, allow_pickle=False) as f:
-                sizes = tuple(int(s) for s in f["sizes"])
-                model = cls(sizes, l2=float(f["l2"]), dropout=float(f["dropout"]))
-                for name, value in model.params.items():
-                    saved = f[name]
-                    if saved.shape != value.shape:
-                        raise ValueError(f"{name} has shape {saved.shape}, "
-                                         f"expected {value.shape}")
-                    model.params[name] = saved.astype(value.dtype)
-        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
+                saved = {name: f[name] for name in f.files}
+        except OSError as e:
+            raise ValueError(f"{path}: cannot read ({e.strerror or e})") from None
+        except Exception as e:  # zipfile, zlib and format errors: a damaged file
+            raise ValueError(f"{path}: not a saved MLP, truncated or corrupt? "
+                             f"({type(e).__name__}: {e})") from None
+        try:
+            sizes = saved["sizes"]
+            if (sizes.ndim != 1 or sizes.dtype.kind not in "iu" or len(sizes) < 2
+                    or sizes.min() < 1):
+                raise ValueError(f"sizes must be >= 2 positive integers, got {sizes.tolist()}")
+            sizes = [int(s) for s in sizes]
+            # Check the weights against the sizes before building a model of
+            # those sizes: a corrupt size must not ask for terabytes.
+            for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+                for name, shape in ((f"W{i}", (fan_in, fan_out)), (f"b{i}", (fan_out,))):
+                    if saved[name].shape != shape:
+                        raise ValueError(f"{name} has shape {saved[name].shape}, expected {shape}")
+                    if saved[name].dtype.kind != "f" or not np.isfinite(saved[name]).all():
+                        raise ValueError(f"{name} must hold finite floats")
+            model = cls(sizes, l2=float(saved["l2"]), dropout=float(saved["dropout"]))
+        except KeyError as e:
+            raise ValueError(f"{path}: not a saved MLP (no array {e.args[0]!r})") from None
+        except (TypeError, ValueError) as e:
             raise ValueError(f"{path}: not a saved MLP ({e})") from None
+        for name, value in model.params.items():
+            model.params[name] = saved[name].astype(value.dtype)
         return model

@@ -30,40 +30,26 @@ NUM_CLASSES = 10
 
 
 # ---- command line ----------------------------------------------------------
-def positive_int(text):
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+def checked(convert, ok, wanted):
+    """An argparse type: convert(text), then require ok(value). Either failing
+    gives the same argparse error, "must be <wanted>, got <text>"."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}")
+        return value
+    parse.__name__ = wanted  # argparse names the type in some messages
+    return parse
 
 
-def positive_float(text):
-    value = float(text)
-    if not value > 0 or not np.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-def non_negative_float(text):
-    value = float(text)
-    if not value >= 0 or not np.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
-    return value
-
-
-def fraction(text):
-    """A number in [0, 1)."""
-    value = float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
-
-
-def non_negative_int(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
-    return value
+positive_int = checked(int, lambda v: v > 0, "a positive integer")
+non_negative_int = checked(int, lambda v: v >= 0, "an integer >= 0")
+positive_float = checked(float, lambda v: 0 < v < np.inf, "a positive number")
+non_negative_float = checked(float, lambda v: 0 <= v < np.inf, "a number >= 0")
+fraction = checked(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
 
 
 def parse_args(argv=None):
@@ -92,7 +78,10 @@ def parse_args(argv=None):
                    help="a local MNIST: a keras-layout .npz or a folder of the four IDX files "
                    "(default: $MNIST_DATA, else download through keras)")
     p.add_argument("--out", default=".", help="folder for loss_curve.png, results.json, model.npz")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.seed < 0:  # NumPy's generators take seeds >= 0 only
+        p.error(f"argument --seed: must be an integer >= 0, got {args.seed}")
+    return args
 
 
 # ---- training --------------------------------------------------------------
@@ -114,6 +103,12 @@ def make_optimizer(args):
     return SGD(lr=args.lr, momentum=args.momentum)
 
 
+LOSS_EXPLOSION = 1000  # a loss this many times the first one means divergence
+
+
+# Overflow on the way to a NaN loss is expected when the learning rate is too
+# high; fit detects the NaN itself and says so, so NumPy's warnings are noise.
+@np.errstate(over="ignore", invalid="ignore")
 def fit(model, optimizer, train, val, epochs, batch_size, seed=0,
         schedule=SCHEDULES["constant"], log=print):
     """Shuffled mini-batch training. Returns a Keras-like history dict:
@@ -122,7 +117,8 @@ def fit(model, optimizer, train, val, epochs, batch_size, seed=0,
 
     The learning rate at each step is optimizer.lr (as given) times
     schedule(fraction of all steps done). Raises Diverged when the loss stops
-    being finite, Interrupted on Ctrl-C.
+    being finite (at once) or the weights do, or the loss exceeds LOSS_EXPLOSION
+    times the first one (at the end of the epoch); Interrupted on Ctrl-C.
     """
     X, y = train
     X_val, y_val = val
@@ -154,6 +150,17 @@ def fit(model, optimizer, train, val, epochs, batch_size, seed=0,
                 losses.append(loss)
                 correct += int(np.count_nonzero(model.probs.argmax(axis=1) == yb))
             seconds = time.perf_counter() - start
+            # A last step can blow the weights up without a NaN loss yet; never
+            # go on (to validation, test accuracy, saving) with such weights.
+            if not all(np.isfinite(p).all() for p in model.params.values()):
+                raise Diverged(f"epoch {epoch}: the weights are no longer finite")
+            # Too high a rate does not always end in NaN: the loss can explode to
+            # 1e4..1e20 while every ReLU dies, and the net ends at chance level.
+            # No working run comes near 1000 times its first loss (ln 10 at chance).
+            first_loss = (history["iteration_loss"] or losses)[0]
+            if max(losses) > LOSS_EXPLOSION * first_loss:
+                raise Diverged(f"epoch {epoch}: the loss exploded from {first_loss:.3g} "
+                               f"to {max(losses):.3g}")
 
             history["loss"].append(float(np.dot(losses, batch_sizes) / n))
             history["accuracy"].append(correct / n)
@@ -195,12 +202,17 @@ def plot_history(history, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    iters = np.arange(1, len(history["iteration_loss"]) + 1)
-    per_epoch = len(iters) // len(history["loss"])
+    losses = np.asarray(history["iteration_loss"])
+    iters = np.arange(1, len(losses) + 1)
+    per_epoch = len(losses) // len(history["loss"])
     epochs = np.arange(1, len(history["loss"]) + 1)
+    window = max(1, min(100, len(losses) // 20))
+    smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    ax1.plot(iters, history["iteration_loss"], lw=0.5, alpha=0.35, label="per iteration")
-    ax1.plot(epochs * per_epoch, history["loss"], "o-", label="epoch mean")
+    ax1.plot(iters, losses, lw=0.4, alpha=0.25, color="C0", label="per iteration")
+    ax1.plot(iters[window - 1:], smooth, lw=1, color="C0", label=f"mean of {window} iterations")
+    # An epoch's mean belongs at its middle, where the running mean passes through it.
+    ax1.plot((epochs - 0.5) * per_epoch, history["loss"], "o", color="C1", label="epoch mean")
     ax1.set(xlabel="iteration", ylabel="cross-entropy loss", yscale="log",
             title="Training loss")
     ax1.legend()
@@ -208,6 +220,7 @@ def plot_history(history, path):
     if history["val_accuracy"]:
         ax2.plot(epochs, history["val_accuracy"], "o-", label="validation")
     ax2.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
+    ax2.xaxis.get_major_locator().set_params(integer=True)
     ax2.grid(alpha=0.3)
     ax2.legend()
     fig.tight_layout()
@@ -217,6 +230,8 @@ def plot_history(history, path):
 
 def check_writable(folder):
     """Fail before training, not after, if the results cannot be written."""
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise DataError(f"--out {folder}: is a file, not a folder")
     try:
         os.makedirs(folder, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
@@ -231,7 +246,7 @@ def main(argv=None):
     try:
         check_writable(args.out)
         data = load_mnist(args.data, NUM_CLASSES)
-        train, val, test = prepare(data, args.val_size)
+        train, val, test = prepare(data, args.val_size, args.data or "keras.datasets.mnist")
     except DataError as e:
         sys.exit(f"error: {e}")
     print(f"data: {args.data or 'keras.datasets.mnist'}: {len(train[0])} training, "
@@ -263,13 +278,24 @@ def main(argv=None):
         "sizes": list(sizes),
         "history": {k: v for k, v in history.items() if k != "iteration_loss"},
     }
-    plot_history(history, os.path.join(args.out, "loss_curve.png"))
-    write_atomically(os.path.join(args.out, "results.json"),
-                     lambda f: f.write((json.dumps(results, indent=2) + "\n").encode()))
-    model.save(os.path.join(args.out, "model.npz"))
+    try:
+        plot_history(history, os.path.join(args.out, "loss_curve.png"))
+        write_atomically(os.path.join(args.out, "results.json"),
+                         lambda f: f.write((json.dumps(results, indent=2) + "\n").encode()))
+        model.save(os.path.join(args.out, "model.npz"))
+    except OSError as e:  # disk full, --out removed meanwhile, ...
+        sys.exit(f"error: cannot write the results to --out {args.out} ({e.strerror or e}); "
+                 "each file there is either untouched or completely written")
     print(f"wrote loss_curve.png, results.json, model.npz to {args.out} "
           f"({time.perf_counter() - t_start:.1f}s in all)")
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # outside fit, which reports Ctrl-C itself
+        sys.exit("\ninterrupted before or after training: every file in --out is either "
+                 "untouched or completely written, never half-done.")
+    except MemoryError:
+        sys.exit("error: not enough memory; try a smaller --hidden or --batch-size. "
+                 "Nothing half-done was written.")
