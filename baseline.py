@@ -26,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # no TensorFlow start-up cha
 import numpy as np  # noqa: E402
 
 from data import DataError, load_mnist, prepare  # noqa: E402
-from train import (NUM_CLASSES, fraction, non_negative_int, positive_float,  # noqa: E402
+from train import (NUM_CLASSES, check_writable, fraction, non_negative_int, positive_float,  # noqa: E402
                    positive_int, write_atomically)
 
 
@@ -50,6 +50,21 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def import_keras_quietly():
+    """import keras, without the notices TensorFlow's C++ side writes to stderr
+    while loading (about oneDNN and CUDA), which no log level setting reaches."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import keras
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    return keras
+
+
 def build_model(sizes, dropout, keras):
     """784 -> [Dense + ReLU -> Dropout] per hidden layer -> Dense + softmax."""
     he_normal = keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal")
@@ -68,14 +83,14 @@ def main(argv=None):
     args = parse_args(argv)
     t_start = time.perf_counter()
     try:
-        folder = os.path.dirname(os.path.abspath(args.out))
-        if not os.access(folder, os.W_OK):
-            raise DataError(f"--out {args.out}: cannot write in {folder}")
+        if os.path.isdir(args.out):
+            raise DataError(f"--out {args.out}: is a folder; give a file name for the JSON")
+        check_writable(os.path.dirname(os.path.abspath(args.out)))
         train, val, test = prepare(load_mnist(args.data, NUM_CLASSES), args.val_size)
     except DataError as e:
         sys.exit(f"error: {e}")
     try:
-        import keras
+        keras = import_keras_quietly()
     except ImportError:
         sys.exit("error: the baseline needs TensorFlow/Keras: pip install -r requirements.txt")
 
@@ -104,8 +119,12 @@ def main(argv=None):
                       f"acc {logs['accuracy']:.4f}  {self.seconds[-1]:.2f}s", flush=True)
 
     timer = EpochTimer()
-    history = model.fit(*train, batch_size=args.batch_size, epochs=args.epochs, shuffle=True,
-                        callbacks=[timer], verbose=2 if args.verbose else 0)
+    try:
+        history = model.fit(*train, batch_size=args.batch_size, epochs=args.epochs,
+                            shuffle=True, callbacks=[timer], verbose=2 if args.verbose else 0)
+    except KeyboardInterrupt:
+        sys.exit(f"\ninterrupted after {len(timer.seconds)} of {args.epochs} epochs: "
+                 "nothing was written.")
 
     def accuracy(X, y):
         if len(X) == 0:
