@@ -79,6 +79,36 @@ def build_model(sizes, dropout, keras):
     return model
 
 
+def make_model(keras, sizes, dropout, lr, momentum, total_steps):
+    """The compiled Keras model: SGD with momentum, lr cosine-decayed per step
+    from lr to 0 over total_steps (Keras counts steps across fit calls)."""
+    model = build_model(sizes, dropout, keras)
+    schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=total_steps, alpha=0.0)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=schedule, momentum=momentum),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def epoch_timer(keras, log=None):
+    """A callback that keeps the seconds of each epoch's training pass in
+    .seconds (fit gets no validation data, so nothing else is in them)."""
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seconds = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self.start)
+            if log is not None:
+                log(epoch, logs, self.seconds[-1])
+
+    return EpochTimer()
+
+
 def main(argv=None):
     args = parse_args(argv)
     t_start = time.perf_counter()
@@ -96,29 +126,15 @@ def main(argv=None):
 
     keras.utils.set_random_seed(args.seed)
     sizes = (train[0].shape[1], *args.hidden, NUM_CLASSES)
-    model = build_model(sizes, args.dropout, keras)
     steps = args.epochs * -(-len(train[0]) // args.batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(args.lr, decay_steps=steps, alpha=0.0)
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=schedule, momentum=args.momentum),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model = make_model(keras, sizes, args.dropout, args.lr, args.momentum, steps)
 
-    class EpochTimer(keras.callbacks.Callback):
-        """Seconds of each epoch's training pass (fit gets no validation data)."""
+    def log(epoch, logs, seconds):
+        if not args.verbose:
+            print(f"Epoch {epoch + 1}/{args.epochs}  loss {logs['loss']:.4f}  "
+                  f"acc {logs['accuracy']:.4f}  {seconds:.2f}s", flush=True)
 
-        def __init__(self):
-            super().__init__()
-            self.seconds = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.seconds.append(time.perf_counter() - self.start)
-            if not args.verbose:
-                print(f"Epoch {epoch + 1}/{args.epochs}  loss {logs['loss']:.4f}  "
-                      f"acc {logs['accuracy']:.4f}  {self.seconds[-1]:.2f}s", flush=True)
-
-    timer = EpochTimer()
+    timer = epoch_timer(keras, log)
     try:
         history = model.fit(*train, batch_size=args.batch_size, epochs=args.epochs,
                             shuffle=True, callbacks=[timer], verbose=2 if args.verbose else 0)

@@ -130,6 +130,7 @@ class TorchTrainer:
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.05, momentum=0.9)
         self.loss_fn = torch.nn.CrossEntropyLoss()
         self.batch_size = batch_size
+        self.version = torch.__version__
         self.total_steps = epochs * -(-len(self.X) // batch_size)
         self.step = 0
 
@@ -165,6 +166,101 @@ class TorchTrainer:
         return float((predictions == y).mean())
 
 
+class KerasTrainer:
+    """baseline.py's Keras model, one epoch per call (its cosine schedule
+    counts steps across the calls, so the run is the same as baseline.py's)."""
+
+    def __init__(self, train, sizes, epochs, batch_size):
+        from baseline import epoch_timer, import_keras_quietly, make_model
+        keras = import_keras_quietly()
+        keras.utils.set_random_seed(0)
+        self.train, self.batch_size, self.done = train, batch_size, 0
+        total_steps = epochs * -(-len(train[0]) // batch_size)
+        self.model = make_model(keras, sizes, 0.1, 0.05, 0.9, total_steps)
+        self.timer = epoch_timer(keras)
+        self.version = keras.__version__
+
+    def epoch(self):
+        self.model.fit(*self.train, batch_size=self.batch_size, initial_epoch=self.done,
+                       epochs=self.done + 1, shuffle=True, callbacks=[self.timer], verbose=0)
+        self.done += 1
+        return self.timer.seconds[-1]
+
+    def accuracy(self, X, y):
+        predictions = self.model.predict(X, batch_size=10000, verbose=0).argmax(axis=1)
+        return float((predictions == y).mean())
+
+
+def worker_ops(args):
+    """One epoch's worth (782 calls) of single operations of a training step,
+    alone, with the alternatives the speed work weighed. Medians of 5."""
+    import math
+    import numpy as np
+    from layers import cross_entropy, dropout_forward, relu_backward, softmax_forward
+    from optim import SCHEDULES, SGD
+    from model import MLP
+    rng = np.random.default_rng(0)
+    n, batch = 50000, 64
+    steps = -(-n // batch)
+    X = rng.random((n, 784), dtype=np.float32)
+    y = rng.integers(0, 10, n)
+    order = rng.permutation(n)
+    model = MLP(dropout=0.1, seed=0)
+    grads = {k: rng.standard_normal(v.shape).astype(v.dtype) for k, v in model.params.items()}
+    optimizer = SGD(lr=1e-6, momentum=0.9)
+    h1 = rng.random((batch, 128), dtype=np.float32)
+    h2 = rng.random((batch, 64), dtype=np.float32)
+    logits = rng.standard_normal((batch, 10)).astype(np.float32)
+    yb = y[:batch]
+    _, cache = softmax_forward(logits)
+    shuffled = np.empty_like(X)
+
+    def rng_random_masks():  # the previous dropout mask: floats from rng.random
+        for h in (h1, h2):
+            mask = (rng.random(h.shape, dtype=h.dtype) < 0.9).astype(h.dtype)
+            mask /= h.dtype.type(0.9)
+            h * mask
+
+    def cross_entropy_np_mean():  # the previous cross_entropy
+        shifted, sums = cache
+        float(np.mean(np.log(sums[:, 0]) - shifted[np.arange(batch), yb]))
+
+    ops = {
+        "x @ W1 (64x784 @ 784x128), for scale": lambda: X[:batch] @ model.params["W1"],
+        "gather the batch, X[idx]": lambda: X[order[:batch]],
+        "SGD momentum update of all weights": lambda: optimizer.step(model.params, grads),
+        "dropout masks, 32-bit raw coins (now)":
+            lambda: (dropout_forward(h1, 0.1, rng), dropout_forward(h2, 0.1, rng)),
+        "dropout masks, rng.random floats (before)": rng_random_masks,
+        "softmax": lambda: softmax_forward(logits),
+        "cross_entropy, sum / n (now)": lambda: cross_entropy(cache, yb),
+        "cross_entropy, np.mean (before)": cross_entropy_np_mean,
+        "ReLU backward, both layers": lambda: (relu_backward(h1.copy(), h1),
+                                               relu_backward(h2.copy(), h2)),
+        "training accuracy: argmax == y, count": lambda: int(np.count_nonzero(
+            logits.argmax(axis=1) == yb)),
+        "cosine schedule (np.cos)": lambda: SCHEDULES["cosine"](0.3),
+        "cosine schedule (math.cos), for comparison":
+            lambda: 0.5 * (1.0 + math.cos(math.pi * 0.3)),
+    }
+    result = {}
+    for name, op in ops.items():
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            for _ in range(steps):
+                op()
+            times.append(time.perf_counter() - start)
+        result[name] = float(np.median(times))
+    times = []
+    for _ in range(5):  # the alternative to gathering: permute all of X once per epoch
+        start = time.perf_counter()
+        np.take(X, rng.permutation(n), axis=0, out=shuffled)
+        times.append(time.perf_counter() - start)
+    result["shuffle all of X once (instead of gathering)"] = float(np.median(times))
+    return result
+
+
 def worker(args):
     """Our default training run, with the comparisons interleaved between its
     epochs: after each of our epochs, one epoch of the matmul floor, of the
@@ -179,13 +275,15 @@ def worker(args):
     sizes = (train[0].shape[1], *args.hidden, 10)
     floor, flops = matmul_floor(sizes, n, args.batch_size)
     update, masks = update_and_masks(sizes, n, args.batch_size)
-    torch_trainer = None
-    if args.torch:
+    other = None  # the framework interleaved with ours, if any
+    if args.framework == "torch":
         try:
-            torch_trainer = TorchTrainer(train, sizes, args.epochs, args.batch_size, args.threads)
+            other = TorchTrainer(train, sizes, args.epochs, args.batch_size, args.threads)
         except ImportError:
             pass
-    times = {"floor": [], "sgd_update": [], "dropout_masks": [], "torch": []}
+    elif args.framework == "keras":
+        other = KerasTrainer(train, sizes, args.epochs, args.batch_size)
+    times = {"floor": [], "sgd_update": [], "dropout_masks": [], "framework": []}
     test_accuracy = []
 
     def between_epochs(line):  # fit calls this after each epoch's timed pass
@@ -194,20 +292,19 @@ def worker(args):
         if args.parts:
             times["sgd_update"].append(timed(update))
             times["dropout_masks"].append(timed(masks))
-        if torch_trainer is not None:
-            times["torch"].append(torch_trainer.epoch())
+        if other is not None:
+            times["framework"].append(other.epoch())
 
     model = MLP(sizes, dropout=0.1, seed=0)
     history = fit(model, SGD(lr=0.05, momentum=0.9), train, val, args.epochs,
                   args.batch_size, seed=0, schedule=SCHEDULES["cosine"], log=between_epochs)
     result = {"seconds": history["seconds"], "test_accuracy": test_accuracy, "flops": flops,
               "median": {k: float(np.median(v)) for k, v in times.items() if v},
-              "torch": None}
+              "framework": None}
     result["median"]["ours"] = float(np.median(history["seconds"]))
-    if torch_trainer is not None:
-        import torch
-        result["torch"] = {"version": torch.__version__,
-                           "test_accuracy": torch_trainer.accuracy(*test)}
+    if other is not None:
+        result["framework"] = {"version": other.version,
+                               "test_accuracy": other.accuracy(*test)}
     return result
 
 
@@ -215,8 +312,7 @@ def worker(args):
 def child_env(threads):
     env = dict(os.environ)
     if threads is not None:
-        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[name] = str(threads)
+        env["OPENBLAS_NUM_THREADS"] = str(threads)  # NumPy's; PyTorch's are set in the worker
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     return env
 
@@ -229,11 +325,11 @@ def run_child(cmd, threads=None):
     return proc.stdout
 
 
-def run_worker(args, threads, epochs, batch_size=64, hidden=(128, 64), torch=True, parts=True):
+def run_worker(args, threads, epochs, batch_size=64, hidden=(128, 64), framework="none",
+               parts=True):
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--threads", str(threads),
            "--epochs", str(epochs), "--batch-size", str(batch_size),
-           "--hidden", *map(str, hidden)]
-    cmd += [] if torch else ["--skip", "torch"]
+           "--hidden", *map(str, hidden), "--framework", framework]
     cmd += [] if parts else ["--no-parts"]
     if args.data:
         cmd += ["--data", args.data]
@@ -293,23 +389,17 @@ def benchmark(args):
         print(f"... {text}", file=sys.stderr, flush=True)
 
     use_torch = "torch" not in args.skip
-    progress(f"our default run ({epochs} epochs, 1 BLAS thread), floor"
+    progress(f"our default run ({epochs} epochs, 1 BLAS thread), the floor"
              + (" and PyTorch" if use_torch else "") + " interleaved")
-    runs = {1: run_worker(args, 1, epochs, torch=use_torch)}
+    runs = {1: run_worker(args, 1, epochs, framework="torch" if use_torch else "none")}
     if "threads2" not in args.skip:
         progress(f"the same with 2 threads ({timing_epochs} epochs)")
-        runs[2] = run_worker(args, 2, timing_epochs, torch=use_torch, parts=False)
-    keras = None
+        runs[2] = run_worker(args, 2, timing_epochs, framework="torch" if use_torch else "none",
+                             parts=False)
+    keras_run = None
     if "keras" not in args.skip:
-        progress(f"Keras baseline ({epochs} epochs)")
-        with tempfile.TemporaryDirectory() as tmp:
-            cmd = [sys.executable, "baseline.py", "--epochs", str(epochs),
-                   "--out", os.path.join(tmp, "baseline.json")]
-            if args.data:
-                cmd += ["--data", args.data]
-            run_child(cmd)
-            with open(os.path.join(tmp, "baseline.json")) as f:
-                keras = json.load(f)
+        progress(f"our default run and Keras (baseline.py's model), {epochs} epochs interleaved")
+        keras_run = run_worker(args, 1, epochs, framework="keras", parts=False)
 
     main_run = runs[1]
     ours = main_run["median"]["ours"]
@@ -319,36 +409,42 @@ def benchmark(args):
     say(f"Made by `{args.command}`  ")
     say(f"Machine: {machine()}  ")
     say("Network 784-128-64-10, batch 64, dropout 0.1, SGD momentum 0.9, lr 0.05 with cosine "
-        "decay, 50,000 training images. Seconds per epoch are medians over epochs of the "
-        "training pass alone. In each worker process, one epoch of PyTorch and one of the "
-        "matmul floor run between our epochs, so that all see the same machine load.")
+        "decay, 50,000 training images. Seconds per epoch: medians over epochs of the "
+        "training pass alone. Each worker process runs our trainer and, between its epochs, "
+        "one epoch of the matmul floor and of the framework it is compared with, so that "
+        "all see the same machine load; the ratios are taken within a process.")
     say()
-    say("| trainer | BLAS / torch threads | s / epoch | x floor | ours is faster by | "
-        "test accuracy |")
+    say("| trainer | threads | s / epoch | x floor | ours is faster by | test accuracy |")
     say("|---|---:|---:|---:|---:|---:|")
 
-    def row(name, threads, seconds, accuracy=None, epochs_run=None, bold=False):
+    def row(name, threads, seconds, run, accuracy=None, epochs_run=None, bold=False):
+        """One line; the ratios use our time and the floor of the same process."""
         acc = "" if accuracy is None else f"{accuracy:.2%} after {epochs_run} epochs"
         b = "**" if bold else ""
-        say(f"| {b}{name}{b} | {threads} | {b}{seconds:.3f}{b} | {seconds / floor:.2f} | "
-            f"{seconds / ours:.2f}x | {acc} |")
+        say(f"| {b}{name}{b} | {threads} | {b}{seconds:.3f}{b} | "
+            f"{seconds / run['median']['floor']:.2f} | "
+            f"{seconds / run['median']['ours']:.2f}x | {acc} |")
 
-    row("ours (NumPy), default", 1, ours, main_run["test_accuracy"][-1], epochs, bold=True)
+    row("ours (NumPy), default", 1, ours, main_run, main_run["test_accuracy"][-1], epochs,
+        bold=True)
     for t, run in runs.items():
         if t != 1:
-            row("ours (NumPy)", t, run["median"]["ours"])
+            row("ours (NumPy)", t, run["median"]["ours"], run)
     for t, run in runs.items():
-        if run["torch"] is not None:
-            accuracy = run["torch"]["test_accuracy"] if t == 1 else None
-            row(f"PyTorch {run['torch']['version']} eager", t, run["median"]["torch"],
-                accuracy, epochs)
-    if use_torch and main_run["torch"] is None:
+        if run["framework"] is not None:
+            accuracy = run["framework"]["test_accuracy"] if t == 1 else None
+            row(f"PyTorch {run['framework']['version']} eager", t,
+                run["median"]["framework"], run, accuracy, epochs)
+    if use_torch and main_run["framework"] is None:
         say("| PyTorch eager | | not installed | | | |")
-    if keras is not None:
-        row(f"Keras {keras['framework'].split()[1]}, TensorFlow backend (baseline.py)",
-            "TF default", keras["seconds_per_epoch"], keras["test_accuracy"], epochs)
+    if keras_run is not None:
+        row(f"Keras {keras_run['framework']['version']}, TensorFlow backend (baseline.py's model)",
+            "TF default", keras_run["median"]["framework"], keras_run,
+            keras_run["framework"]["test_accuracy"], epochs)
+        row("ours (NumPy), default, in the Keras process", 1, keras_run["median"]["ours"],
+            keras_run, keras_run["test_accuracy"][-1], epochs)
     for t, run in runs.items():
-        row("floor: the epoch's matrix products alone", t, run["median"]["floor"])
+        row("floor: the epoch's matrix products alone", t, run["median"]["floor"], run)
     say()
     flops = main_run["flops"]
     say(f"The floor: one epoch needs {flops / 1e9:.1f} GFLOP of float32 matrix products "
@@ -372,6 +468,18 @@ def benchmark(args):
                 ("the rest: gathering the batch, bias, ReLU, softmax, loss, "
                  "Python per step", ours - floor - update - masks)):
             say(f"| {name} | {seconds:.3f} | {seconds / ours:.0%} |")
+        say()
+
+    if "ops" not in args.skip:
+        progress("single operations of a step, alone")
+        ops = run_worker(args, 1, 1, framework="ops")
+        say("Single operations, one epoch's worth (782 calls) each, timed alone on 1 thread "
+            "(the profile behind the choices in layers.py, optim.py and train.py):")
+        say()
+        say("| operation | ms / epoch |")
+        say("|---|---:|")
+        for name, seconds in ops.items():
+            say(f"| {name} | {seconds * 1e3:.1f} |")
         say()
 
     if "train" not in args.skip:
@@ -406,7 +514,7 @@ def benchmark(args):
         configs += [(64, w) for w in WIDTHS if w != (128, 64)]
         for batch, hidden in configs:
             progress(f"scaling: batch {batch}, hidden {hidden}")
-            run = run_worker(args, 1, n_scale, batch, hidden, torch=False, parts=False)
+            run = run_worker(args, 1, n_scale, batch, hidden, parts=False)
             m = run["median"]
             say(f"| {batch} | {'-'.join(map(str, hidden))} | {m['ours']:.3f} | "
                 f"{m['floor']:.3f} | {m['ours'] / m['floor']:.2f} |")
@@ -424,7 +532,7 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true",
                    help="a smoke run: 2 epochs everywhere, no 2-thread runs, no scaling")
     p.add_argument("--skip", nargs="*", default=[],
-                   choices=["torch", "keras", "threads2", "train", "scaling"],
+                   choices=["torch", "keras", "threads2", "ops", "train", "scaling"],
                    help="parts to leave out")
     p.add_argument("--epochs", type=int, default=20,
                    help="epochs of our default run and of the Keras baseline")
@@ -437,8 +545,9 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=64, help=argparse.SUPPRESS)
     p.add_argument("--hidden", type=int, nargs="+", default=[128, 64], help=argparse.SUPPRESS)
     p.add_argument("--no-parts", dest="parts", action="store_false", help=argparse.SUPPRESS)
+    p.add_argument("--framework", choices=["none", "torch", "keras", "ops"], default="none",
+                   help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    args.torch = "torch" not in args.skip
     if args.quick and not args.worker:
         args.epochs = args.timing_epochs = 2
         args.skip = sorted(set(args.skip) | {"threads2", "scaling"})
@@ -448,7 +557,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(args)))
+        print(json.dumps(worker_ops(args) if args.framework == "ops" else worker(args)))
         return
     args.command = "python " + " ".join([os.path.basename(__file__), *sys.argv[1:]])
     try:
