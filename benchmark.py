@@ -414,38 +414,53 @@ def benchmark(args):
         "one epoch of the matmul floor and of the framework it is compared with, so that "
         "all see the same machine load; the ratios are taken within a process.")
     say()
-    say("| trainer | threads | s / epoch | x floor | ours is faster by | test accuracy |")
-    say("|---|---:|---:|---:|---:|---:|")
+    say("| trainer | s / epoch | x floor | ours is faster by | test accuracy |")
+    say("|---|---:|---:|---:|---:|")
 
-    def row(name, threads, seconds, run, accuracy=None, epochs_run=None, bold=False):
-        """One line; the ratios use our time and the floor of the same process."""
-        acc = "" if accuracy is None else f"{accuracy:.2%} after {epochs_run} epochs"
+    def row(name, seconds, run, accuracy=None, bold=False):
+        """One line; the ratios use our time and the floor measured in the same process."""
+        acc = "" if accuracy is None else f"{accuracy:.2%}"
         b = "**" if bold else ""
-        say(f"| {b}{name}{b} | {threads} | {b}{seconds:.3f}{b} | "
+        say(f"| {b}{name}{b} | {b}{seconds:.3f}{b} | "
             f"{seconds / run['median']['floor']:.2f} | "
             f"{seconds / run['median']['ours']:.2f}x | {acc} |")
 
-    row("ours (NumPy), default", 1, ours, main_run, main_run["test_accuracy"][-1], epochs,
-        bold=True)
-    for t, run in runs.items():
-        if t != 1:
-            row("ours (NumPy)", t, run["median"]["ours"], run)
-    for t, run in runs.items():
-        if run["framework"] is not None:
-            accuracy = run["framework"]["test_accuracy"] if t == 1 else None
-            row(f"PyTorch {run['framework']['version']} eager", t,
-                run["median"]["framework"], run, accuracy, epochs)
-    if use_torch and main_run["framework"] is None:
-        say("| PyTorch eager | | not installed | | | |")
+    row("ours (NumPy, 1 BLAS thread: the default)", ours, main_run,
+        main_run["test_accuracy"][-1], bold=True)
+    if main_run["framework"] is not None:
+        row(f"PyTorch {main_run['framework']['version']} eager, 1 thread",
+            main_run["median"]["framework"], main_run, main_run["framework"]["test_accuracy"])
+    elif use_torch:
+        say("| PyTorch eager | not installed | | | |")
     if keras_run is not None:
-        row(f"Keras {keras_run['framework']['version']}, TensorFlow backend (baseline.py's model)",
-            "TF default", keras_run["median"]["framework"], keras_run,
-            keras_run["framework"]["test_accuracy"], epochs)
-        row("ours (NumPy), default, in the Keras process", 1, keras_run["median"]["ours"],
-            keras_run, keras_run["test_accuracy"][-1], epochs)
-    for t, run in runs.items():
-        row("floor: the epoch's matrix products alone", t, run["median"]["floor"], run)
+        row(f"Keras {keras_run['framework']['version']} (TensorFlow, its default threads), "
+            "baseline.py's model", keras_run["median"]["framework"], keras_run,
+            keras_run["framework"]["test_accuracy"])
+        row("ours again, in the Keras process", keras_run["median"]["ours"], keras_run,
+            keras_run["test_accuracy"][-1])
+    row("floor: the epoch's matrix products alone, 1 thread", floor, main_run)
     say()
+    say(f"Test accuracy after the {epochs} epochs of the default run. PyTorch and ours run in "
+        "one process, Keras and ours in another; \"x floor\" and \"ours is faster by\" use "
+        "the floor and our time from the same process.")
+    say()
+    if 2 in runs:
+        run2 = runs[2]
+        say(f"With 2 threads (BLAS for ours and the floor, torch.set_num_threads for PyTorch; "
+            f"median of {timing_epochs} epochs, in a process of its own):")
+        say()
+        say("| trainer, 2 threads | s / epoch | x floor (2 threads) | "
+            "vs the same with 1 thread |")
+        say("|---|---:|---:|---:|")
+        pairs = [("ours (NumPy)", run2["median"]["ours"], ours),
+                 ("floor: matrix products alone", run2["median"]["floor"], floor)]
+        if run2["framework"] is not None:
+            pairs.insert(1, ("PyTorch eager", run2["median"]["framework"],
+                             main_run["median"]["framework"]))
+        for name, seconds, one_thread in pairs:
+            say(f"| {name} | {seconds:.3f} | {seconds / run2['median']['floor']:.2f} | "
+                f"{seconds / one_thread:.2f}x |")
+        say()
     flops = main_run["flops"]
     say(f"The floor: one epoch needs {flops / 1e9:.1f} GFLOP of float32 matrix products "
         "(x W forward; x^T dz, and dz W^T except for the first layer, backward). Timed alone, "
