@@ -582,6 +582,7 @@ def main(argv=None):
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(args.out)), suffix=".md")
     with os.fdopen(fd, "w") as f:
         f.write(table)
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; it is a document
     os.replace(tmp, args.out)
     print(f"wrote {args.out}")
 
