@@ -89,7 +89,7 @@ def format_table(counts):
 
 def add_noise(images, std, rng):
     """Images plus Gaussian noise of the given std, clipped back to [0, 1]."""
-    noisy = images + rng.normal(0.0, std, images.shape).astype(images.dtype)
+    noisy = images + images.dtype.type(std) * rng.standard_normal(images.shape, images.dtype)
     return np.clip(noisy, 0, 1, out=noisy)
 
 
@@ -151,41 +151,67 @@ def plot_mistakes(images, y, pred, confidence, path, shown=MISTAKES_SHOWN):
     import matplotlib.pyplot as plt
     wrong = np.flatnonzero(pred != y)
     wrong = wrong[np.argsort(-confidence[wrong], kind="stable")][:shown]
-    cols = 8
-    rows = max(1, -(-len(wrong) // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.25, rows * 1.45 + 0.4))
-    for ax in np.ravel(axes):
-        ax.axis("off")
-    for ax, i in zip(np.ravel(axes), wrong):
-        ax.imshow(images[i], cmap="gray_r", vmin=0, vmax=1)
-        ax.set_title(f"true {y[i]} pred {pred[i]}\n{confidence[i]:.1%}", fontsize=7.5)
-    fig.suptitle(f"{int(np.sum(pred != y))} of {len(y)} test images wrong; the "
+    cols = 12
+    if len(wrong):
+        mosaic, corners = tile(images[wrong], cols, gap_x=4, gap_top=13)
+    else:  # a perfect score still gets a (blank) picture
+        mosaic, corners = np.full((28, 28), np.nan), []
+    height, width = mosaic.shape
+    fig, ax = plt.subplots(figsize=(width / 30, height / 30 + 0.6))
+    ax.imshow(mosaic, cmap=plt.get_cmap("gray_r").with_extremes(bad="white"),
+              vmin=0, vmax=1, interpolation="nearest")
+    for i, (top, left) in zip(wrong, corners):
+        ax.text(left + 14, top - 1.5, f"true {y[i]} pred {pred[i]}\n{confidence[i]:.1%}",
+                ha="center", va="bottom", fontsize=7, linespacing=1.1)
+    ax.axis("off")
+    ax.set_title(f"{int(np.sum(pred != y))} of {len(y)} test images wrong; the "
                  f"{len(wrong)} most confident mistakes", fontsize=10)
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def tile(images, cols, gap_x=2, gap_top=0, fill=np.nan):
+    """Images (N, h, w) laid out in a grid with ``cols`` columns, as one array.
+
+    Drawing one big image is much faster than one matplotlib subplot per
+    image. The gaps are ``fill`` (NaN: drawn as the background). Returns the
+    mosaic and the (row, column) of each tile's top-left pixel.
+    """
+    n, h, w = images.shape
+    rows = -(-n // cols)
+    pitch_y, pitch_x = h + gap_top, w + gap_x
+    mosaic = np.full((rows * pitch_y, cols * pitch_x - gap_x), fill, dtype=np.float64)
+    corners = []
+    for k, image in enumerate(images):
+        top, left = (k // cols) * pitch_y + gap_top, (k % cols) * pitch_x
+        mosaic[top:top + h, left:left + w] = image
+        corners.append((top, left))
+    return mosaic, corners
 
 
 def plot_weights(W1, active, path):
     """Each hidden unit's 784 incoming weights as a 28x28 image: red where a
     lit pixel raises the unit's input, blue where it lowers it. Each unit has
     its own colour scale, and is titled with the fraction of test images for
-    which it outputs more than 0 (0% = dead)."""
+    which it outputs more than 0 ("dead": never)."""
     import matplotlib.pyplot as plt
     units = W1.shape[1]
     cols = 16 if units >= 64 else int(np.ceil(np.sqrt(units)))
-    rows = -(-units // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.8, rows * 0.8 + 0.5))
-    for ax in np.ravel(axes):
-        ax.axis("off")
-    for j, ax in zip(range(units), np.ravel(axes)):
-        w = W1[:, j].reshape(28, 28)
-        lim = np.abs(w).max() or 1.0
-        ax.imshow(w, cmap="RdBu_r", vmin=-lim, vmax=lim)
-        label = "dead" if active[j] == 0 else f"{active[j]:.{1 if active[j] < 0.01 else 0}%}"
-        ax.set_title(label, fontsize=6, pad=1, color="red" if active[j] == 0 else "black")
-    fig.suptitle(f"First-layer weights of the {units} hidden units (red +, blue -), each "
-                 f"titled with how often it fires on the test set; {int(np.sum(active == 0))} "
-                 "never do (dead)", fontsize=10)
+    W = W1.T.reshape(units, 28, 28).astype(np.float64)
+    W = W / np.maximum(np.abs(W).max(axis=(1, 2), keepdims=True), 1e-12)
+    mosaic, corners = tile(W, cols, gap_x=3, gap_top=9)
+    height, width = mosaic.shape
+    fig, ax = plt.subplots(figsize=(width / 40, height / 40 + 0.6))
+    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="white")
+    ax.imshow(mosaic, cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
+    for j, (top, left) in enumerate(corners):
+        label = "dead" if active[j] == 0 else f"{active[j]:.{2 if active[j] < 0.01 else 0}%}"
+        ax.text(left + 14, top - 1.5, label, ha="center", va="bottom", fontsize=6,
+                color="red" if active[j] == 0 else "black")
+    ax.axis("off")
+    ax.set_title(f"First-layer weights of the {units} hidden units (red +, blue -), each "
+                 f"titled with how often it fires\non the test set; "
+                 f"{int(np.sum(active == 0))} never do (dead)", fontsize=10)
     fig.tight_layout()
     save_figure(fig, path)
 

@@ -137,12 +137,17 @@ def rotate(images, degrees):
     src_y = cy + x * np.sin(t) + y * np.cos(t)
 
     x0, y0 = np.floor(src_x), np.floor(src_y)
-    fx, fy = (src_x - x0).astype(images.dtype), (src_y - y0).astype(images.dtype)
-    # A one-pixel frame of zeros lets every out-of-range index be clipped onto it.
+    fx, fy = (src_x - x0).ravel(), (src_y - y0).ravel()
+    # A one-pixel frame of zeros lets every out-of-range index be clipped onto it
+    # (where a point lies far outside, both of its neighbours land on the frame).
     padded = np.pad(images, [(0, 0)] * (images.ndim - 2) + [(1, 1), (1, 1)])
-    xi, yi = x0.astype(np.intp) + 1, y0.astype(np.intp) + 1  # +1: indices into padded
+    # Pixels first, images last: each gathered pixel is then one contiguous
+    # row holding that pixel of every image, which is much faster to copy.
+    by_pixel = padded.reshape(-1, (h + 2) * (w + 2)).T
+    xi, yi = x0.astype(np.intp).ravel() + 1, y0.astype(np.intp).ravel() + 1
     x0, x1 = np.clip(xi, 0, w + 1), np.clip(xi + 1, 0, w + 1)
-    y0, y1 = np.clip(yi, 0, h + 1), np.clip(yi + 1, 0, h + 1)
-    # Where a point lies far outside, x0 and x1 both clip onto the zero frame.
-    return ((1 - fy) * ((1 - fx) * padded[..., y0, x0] + fx * padded[..., y0, x1])
-            + fy * ((1 - fx) * padded[..., y1, x0] + fx * padded[..., y1, x1]))
+    y0, y1 = np.clip(yi, 0, h + 1) * (w + 2), np.clip(yi + 1, 0, h + 1) * (w + 2)
+    corners = [(y0 + x0, (1 - fy) * (1 - fx)), (y0 + x1, (1 - fy) * fx),
+               (y1 + x0, fy * (1 - fx)), (y1 + x1, fy * fx)]
+    out = sum(by_pixel[idx] * weight.astype(images.dtype)[:, None] for idx, weight in corners)
+    return out.T.reshape(images.shape)
