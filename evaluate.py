@@ -22,7 +22,7 @@ import numpy as np
 from data import DataError, load_mnist
 from model import MLP
 from preprocess import rotate
-from train import NUM_CLASSES, check_writable, write_atomically
+from train import NUM_CLASSES, check_writable, positive_int, write_atomically
 
 NOISE_STDS = [0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0]  # on pixels scaled to [0, 1]
 ANGLES = [0, 5, 10, 15, 20, 30, 45, 60, 90]  # degrees, each turned both ways
@@ -43,6 +43,8 @@ def parse_args(argv=None):
                    "(default: $MNIST_DATA, else download through keras)")
     p.add_argument("--out", default=".", help="folder for the images and evaluation.json")
     p.add_argument("--seed", type=int, default=0, help="seed of the pixel noise")
+    p.add_argument("--limit", type=positive_int, default=None,
+                   help="use only the first LIMIT test images (a quicker look)")
     return p.parse_args(argv)
 
 
@@ -296,8 +298,8 @@ def main(argv=None):
         sys.exit(f"error: {args.model} maps {model.sizes[0]} inputs to {model.sizes[-1]} "
                  f"classes, but the data has {x_test[0].size} pixels and {NUM_CLASSES} classes")
 
-    images = x_test.astype(np.float32) / np.float32(255)  # (N, 28, 28)
-    y = y_test.astype(np.int64)
+    images = x_test[:args.limit].astype(np.float32) / np.float32(255)  # (N, 28, 28)
+    y = y_test[:args.limit].astype(np.int64)
     flat = images.reshape(len(images), -1)
     probs = np.concatenate([model.forward(flat[i:i + 10000]) for i in range(0, len(flat), 10000)])
     pred = probs.argmax(axis=1)
