@@ -18,7 +18,7 @@ import sys
 import numpy as np
 
 from model import MLP
-from preprocess import SIZE, BlankImage, mnist_like, read_gray
+from preprocess import SIZE, mnist_like, read_gray
 
 TOP = 3
 
@@ -46,10 +46,7 @@ def load_image(path):
     except Exception as e:  # PIL raises many kinds: UnidentifiedImageError, OSError, ...
         reason = getattr(e, "strerror", None) or str(e).split("\n")[0] or type(e).__name__
         raise ValueError(f"cannot read it as an image ({reason})") from None
-    try:
-        return mnist_like(gray)
-    except BlankImage as e:
-        raise ValueError(str(e)) from None
+    return mnist_like(gray)  # BlankImage is a ValueError, with its own message
 
 
 def save_seen(image, folder, source, used):

@@ -59,8 +59,11 @@ def light_on_dark(gray):
     the strongest ink is stretched to 1, as in MNIST.
     """
     gray = np.asarray(gray, dtype=np.float64)
-    if gray.ndim != 2 or min(gray.shape) < 2:
+    if gray.ndim != 2:
         raise ValueError(f"expected a 2-D image, got shape {gray.shape}")
+    if min(gray.shape) < 3:
+        raise BlankImage(f"image of {gray.shape[1]}x{gray.shape[0]} pixels: too small "
+                         "to hold a digit")
     border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
     background = np.median(border)
     deviation = gray - background
