@@ -24,8 +24,8 @@ CENTRE = 14.0
 # Ink fainter than this fraction of the strongest ink is treated as background
 # (paper texture, JPEG noise) and left out of the bounding box.
 INK_THRESHOLD = 0.2
-# An image whose darkest and lightest pixels differ by less than this (on a
-# 0..1 scale) has no digit in it.
+# An image whose ink differs from its paper by less than this (on a 0..1
+# scale), or by less than 5 noise stds, has no digit in it.
 MIN_CONTRAST = 0.1
 
 
@@ -50,13 +50,39 @@ def read_gray(path):
     return gray
 
 
+def paper(gray):
+    """The background of ``gray``, fitted to its border pixels, and their noise.
+
+    Photos are rarely evenly lit, so the background is a plane (a + b*row +
+    c*column) rather than one level; a centred digit rarely touches the
+    border. Border pixels far from the fit (ink that does touch it) are left
+    out and the plane fitted again. Returns (background array, noise std).
+    """
+    h, w = gray.shape
+    rows, cols = np.mgrid[0:h, 0:w]
+    edge = np.zeros((h, w), dtype=bool)
+    edge[[0, -1], :] = edge[:, [0, -1]] = True
+    A = np.column_stack([np.ones(edge.sum()), rows[edge], cols[edge]])
+    values = gray[edge]
+    residual = values - np.median(values)
+    for _ in range(3):
+        # Robust spread: the median absolute deviation, scaled to a std for
+        # Gaussian noise. The +0.02 keeps a few grey levels of slack.
+        spread = 1.4826 * np.median(np.abs(residual))
+        keep = np.abs(residual) <= 3 * spread + 0.02
+        coef = np.linalg.lstsq(A[keep], values[keep], rcond=None)[0]
+        residual = values - A @ coef
+    noise = 1.4826 * np.median(np.abs(residual[keep]))
+    return coef[0] + coef[1] * rows + coef[2] * cols, noise
+
+
 def light_on_dark(gray):
     """The ink of ``gray`` (2-D, values in [0, 1]) as values in [0, 1] on a 0 background.
 
-    The background is the median of the border pixels, which a centred digit
-    rarely touches. Whichever side of it holds more ink - darker or lighter -
-    is the ink: pen on paper is inverted, chalk on a blackboard is not. Then
-    the strongest ink is stretched to 1, as in MNIST.
+    Whichever side of the background holds more ink - darker or lighter - is
+    the ink: pen on paper is inverted, chalk on a blackboard is not. Ink
+    within three noise stds of the paper is set to 0, and the strongest ink
+    is stretched to 1, as in MNIST.
     """
     gray = np.asarray(gray, dtype=np.float64)
     if gray.ndim != 2:
@@ -64,16 +90,17 @@ def light_on_dark(gray):
     if min(gray.shape) < 3:
         raise BlankImage(f"image of {gray.shape[1]}x{gray.shape[0]} pixels: too small "
                          "to hold a digit")
-    border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
-    background = np.median(border)
+    background, noise = paper(gray)
     deviation = gray - background
     darker = np.clip(-deviation, 0, None)
     lighter = np.clip(deviation, 0, None)
     ink = darker if darker.sum() > lighter.sum() else lighter
     peak = ink.max()
-    if peak < MIN_CONTRAST:
-        raise BlankImage(f"blank image: no digit found (contrast {peak:.3f} < {MIN_CONTRAST})")
-    return ink / peak
+    if peak < max(MIN_CONTRAST, 5 * noise):
+        raise BlankImage(f"blank image: no digit found (contrast {peak:.3f}, "
+                         f"noise {noise:.3f})")
+    floor = 3 * noise
+    return np.clip(ink - floor, 0, None) / (peak - floor)
 
 
 def centre_of_mass(image):

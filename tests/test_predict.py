@@ -119,6 +119,21 @@ def test_polarity_does_not_matter():
     assert light[:3, :3].max() == 0 and light.max() == pytest.approx(1, abs=0.05)
 
 
+@pytest.mark.parametrize("digit", range(10))
+def test_unevenly_lit_noisy_paper_looks_like_a_clean_scan(digit):
+    """Like a phone photo: the paper darkens from 0.85 to 0.35 across the
+    image, the ink is 0.1, and there is Gaussian noise of std 0.04. The
+    background is fitted as a plane, so the result is the clean digit's
+    (measured: correlation >= 0.99 for all ten, allowing a 1-pixel shift;
+    with a single background level the right-hand side drowned the digit)."""
+    clean = render_digit(digit, "DejaVuSans.ttf", 80, 2, dark_on_light=False, offset=(30, 20))
+    h, w = clean.shape
+    lighting = 0.85 - 0.4 * np.linspace(0, 1, w)[None, :] - 0.1 * np.linspace(0, 1, h)[:, None]
+    noise = np.random.default_rng(digit).normal(0, 0.04, clean.shape)
+    photo = np.clip(lighting * (1 - clean) + 0.1 * clean + noise, 0, 1)
+    assert best_shifted_correlation(mnist_like(photo), mnist_like(clean)) > 0.97
+
+
 def test_light_on_dark_picks_the_minority_side_as_ink():
     paper = np.full((40, 40), 0.9)
     paper[10:30, 18:22] = 0.2  # a dark bar
@@ -176,10 +191,13 @@ def test_transparent_background_counts_as_paper(tmp_path):
 # ---- digits from fonts -----------------------------------------------------
 def test_font_digits_are_mostly_recognised(trained_model):
     """6 DejaVu faces x 3 sizes x 3 stroke widths x 2 polarities x 10 digits,
-    at random positions. Font digits are not handwriting: measured with this
-    fixture, 88 % are right overall (DejaVu Sans regular: 98 %); '1' (read as
-    2 or 3: the flag and foot serif) and '6' (read as 5 or 8) fail most, and
-    the bold faces with the thickest extra stroke fail most of all."""
+    at random positions: 1080 images. Font digits are not handwriting.
+    Measured with this fixture (97.5 % on MNIST's test set): 90.6 % right;
+    DejaVu Sans 99 %, the bold faces 77-82 %; the thickest extra stroke 80 %
+    against 96 % without; worst digits '1' 70 % (read as 2: the flag and the
+    foot serif) and '9' 76 % (read as 8 or 4). The default 20-epoch model
+    gets 85.2 % (DejaVu Sans '6' as 5 in 6 of 9 cases). 75 % leaves room for
+    seeds, while broken polarity, centring or scaling fall far below it."""
     rng = np.random.default_rng(0)
     results = []
     for font, size, stroke, dark in itertools.product(FONTS, (20, 48, 120), (0, 0.02, 0.04),
