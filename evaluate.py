@@ -292,8 +292,10 @@ def main(argv=None):
         model = MLP.load(args.model)
         dead_history = load_history(args)
         _, _, x_test, y_test = load_mnist(args.data, NUM_CLASSES)
-    except (DataError, ValueError) as e:
+    except DataError as e:
         sys.exit(f"error: {e}")
+    except ValueError as e:  # from MLP.load
+        sys.exit(f"error: {e} (train one with train.py, or pass --model)")
     if model.sizes[0] != x_test[0].size or model.sizes[-1] != NUM_CLASSES:
         sys.exit(f"error: {args.model} maps {model.sizes[0]} inputs to {model.sizes[-1]} "
                  f"classes, but the data has {x_test[0].size} pixels and {NUM_CLASSES} classes")

@@ -295,7 +295,8 @@ def test_predict_reads_digits_and_shows_what_it_saw(tmp_path, trained_model):
         assert name == str(path)
         predicted = int(rest.split()[0])
         assert predicted == digit, line
-        top3 = [float(p.rstrip("%")) for p in rest.split("top 3:")[1].split("(saw")[0].split()[1::2]]
+        ranking = rest.split("top 3:")[1].split("(saw")[0].split()  # "2:", "99.1%", ...
+        top3 = [float(p.rstrip("%")) for p in ranking[1::2]]
         assert len(top3) == 3 and top3 == sorted(top3, reverse=True) and sum(top3) <= 100.1
         seen = np.asarray(Image.open(tmp_path / "seen" / f"digit{digit}.png"), dtype=np.float64)
         expected = mnist_like(read_gray(path))
