@@ -7,7 +7,8 @@ box was scaled to fit a 20x20 box, keeping the aspect ratio, and pasted into a
 black. The network has only ever seen digits like that, so a photo or drawing
 must go through the same steps first; ``mnist_like`` does them:
 
-    grayscale -> light ink on dark (invert if needed) -> crop to the ink
+    grayscale -> subtract the paper (a plane fitted to the border pixels)
+    -> light ink on dark (invert if needed) -> crop to the ink
     -> scale to fit 20x20 -> paste into 28x28, centre of mass at the centre
 
 Pillow (which matplotlib depends on) reads the files and does the resizing;
