@@ -112,6 +112,8 @@ def parse_args(argv=None):
                    help="elastic distortion strength in pixels (Simard 2003: 34)")
     g.add_argument("--elastic-sigma", type=positive_float, default=4.0,
                    help="smoothness of the elastic distortion field in pixels (Simard: 4)")
+    g.add_argument("--clean-epochs", type=non_negative_int, default=0,
+                   help="train the last CLEAN_EPOCHS epochs on unaugmented images")
     p.add_argument("--activation", choices=list(ACTIVATIONS), default="relu",
                    help="hidden-layer activation (with its matching initialisation: "
                    "He for the ReLUs, Xavier/Glorot for tanh and sigmoid)")
@@ -284,8 +286,10 @@ def main(argv=None):
     try:
         schedule = make_schedule(args.schedule, args.epochs, args.warmup, args.step_size,
                                  args.step_factor)
+        steps_per_epoch = -(-len(train[0]) // args.batch_size)
         augment = Augmenter(args.shift, args.rotate, args.scale, args.elastic_alpha,
-                            args.elastic_sigma, seed=args.seed)
+                            args.elastic_sigma, seed=args.seed,
+                            stop_after=max(args.epochs - args.clean_epochs, 0) * steps_per_epoch)
         history = fit(model, make_optimizer(args), train, val, args.epochs,
                       args.batch_size, seed=args.seed, schedule=schedule,
                       augment=augment if augment.active else None)

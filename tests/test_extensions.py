@@ -352,6 +352,14 @@ def test_elastic_field_is_smooth_and_sized_by_alpha():
     assert corr > 0.9
 
 
+def test_stop_after_passes_later_batches_through():
+    X = blob_images(4)
+    augment = Augmenter(shift=2, seed=0, stop_after=2)
+    assert not np.array_equal(augment(X), X)
+    assert not np.array_equal(augment(X), X)
+    assert augment(X) is X and augment(X) is X
+
+
 def test_invalid_augmentation_rejected():
     with pytest.raises(ValueError):
         Augmenter(shift=-1)
