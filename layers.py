@@ -118,3 +118,104 @@ def softmax_cross_entropy_backward(probs, y):
     dlogits[np.arange(n), y] -= 1
     dlogits /= dlogits.dtype.type(n)
     return dlogits
+
+
+# ---- other activations (model.MLP(activation=...)) -------------------------
+# Each forward returns (h, cache); each backward takes (dh, cache) -> dz.
+# Unlike relu_forward they do not overwrite z: they are off the default path.
+
+LEAKY_SLOPE = 0.01
+
+
+def leaky_relu_forward(z, slope=LEAKY_SLOPE):
+    """h = z where z > 0, slope * z elsewhere. A unit never goes fully silent,
+    so it cannot "die" the way a ReLU unit can. Cache: (z > 0, slope)."""
+    positive = z > 0
+    return np.where(positive, z, z * z.dtype.type(slope)), (positive, slope)
+
+
+def leaky_relu_backward(dh, cache):
+    """dL/dz = dL/dh where z > 0, slope * dL/dh elsewhere."""
+    positive, slope = cache
+    return np.where(positive, dh, dh * dh.dtype.type(slope))
+
+
+def tanh_forward(z):
+    """h = tanh(z), in (-1, 1). The cache is h: tanh' = 1 - tanh**2."""
+    h = np.tanh(z)
+    return h, h
+
+
+def tanh_backward(dh, h):
+    """dL/dz = dL/dh * (1 - h**2)."""
+    return dh * (1 - h * h)
+
+
+def sigmoid_forward(z):
+    """h = 1 / (1 + exp(-z)), in (0, 1). The cache is h: sigma' = h (1 - h).
+
+    Written as 0.5 * (1 + tanh(z / 2)), the same function, so that exp never
+    overflows for large negative z.
+    """
+    half = z.dtype.type(0.5)
+    h = half * (1 + np.tanh(half * z))
+    return h, h
+
+
+def sigmoid_backward(dh, h):
+    """dL/dz = dL/dh * h * (1 - h). At most 1/4: gradients shrink by at least
+    4x per sigmoid layer, why deep sigmoid networks learn slowly."""
+    return dh * h * (1 - h)
+
+
+# ---- batch normalisation (Ioffe & Szegedy, 2015) ---------------------------
+def batchnorm_forward(z, gamma, beta, running, train, momentum=0.9, eps=1e-5):
+    """Normalise each unit over the batch, then rescale: out = gamma * zhat + beta.
+
+    z: (N, M); gamma, beta: (M,); running: dict with "mean" and "var" (M,),
+    updated in place when training.
+
+    Training: zhat = (z - mean_batch) / sqrt(var_batch + eps), and the running
+    averages move towards the batch statistics (running = momentum * running
+    + (1 - momentum) * batch). Evaluation: the running averages stand in for
+    the batch statistics, so a prediction does not depend on the rest of its
+    batch. Either way the next layer sees inputs of a steady scale however the
+    weights below change, which allows larger learning rates.
+    Cache: (zhat, gamma, 1 / std, train).
+    """
+    if train:
+        mean = z.mean(axis=0)
+        var = z.var(axis=0)
+        running["mean"] *= momentum
+        running["mean"] += (1 - momentum) * mean
+        running["var"] *= momentum
+        running["var"] += (1 - momentum) * var
+    else:
+        mean, var = running["mean"], running["var"]
+    inv_std = 1 / np.sqrt(var + z.dtype.type(eps))
+    zhat = (z - mean) * inv_std
+    return gamma * zhat + beta, (zhat, gamma, inv_std.astype(z.dtype, copy=False), train)
+
+
+def batchnorm_backward(dout, cache):
+    """Gradients (dz, dgamma, dbeta) of batchnorm_forward, given dout (N, M).
+
+    dgamma = sum_n dout * zhat,  dbeta = sum_n dout,  dzhat = dout * gamma.
+    Evaluation mode: mean and std are constants, so dz = dzhat / std.
+    Training mode: every z in the batch also moves the batch mean and
+    variance; carrying the chain rule through both gives the compact form
+
+        dz = (1 / std) * (dzhat - mean_n(dzhat) - zhat * mean_n(dzhat * zhat))
+
+    i.e. dzhat with its component along the constant direction and along
+    zhat removed: shifting or scaling a unit's whole batch changes nothing
+    after normalisation, so the gradient has no part in those directions.
+    """
+    zhat, gamma, inv_std, train = cache
+    dgamma = (dout * zhat).sum(axis=0)
+    dbeta = dout.sum(axis=0)
+    dzhat = dout * gamma
+    if not train:
+        return dzhat * inv_std, dgamma, dbeta
+    dz = dzhat - dzhat.mean(axis=0) - zhat * (dzhat * zhat).mean(axis=0)
+    return dz * inv_std, dgamma, dbeta

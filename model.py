@@ -2,6 +2,9 @@
 
     x (N, 784) -> [affine -> ReLU -> dropout] x hidden layers -> affine -> softmax
 
+Options: another activation in place of ReLU (leaky_relu, tanh, sigmoid), and
+batch normalisation between each hidden affine layer and its activation.
+
 Loss: the mean cross-entropy of the softmax, plus 0.5 * l2 * sum(W**2) over
 the weight matrices when l2 > 0. The layer functions are in layers.py; this
 class strings them together, keeps the weights, and runs the chain rule back.
@@ -12,51 +15,96 @@ import tempfile
 import numpy as np
 
 from layers import (
+    LEAKY_SLOPE,
     affine_backward,
     affine_forward,
+    batchnorm_backward,
+    batchnorm_forward,
     cross_entropy,
     dropout_backward,
     dropout_forward,
+    leaky_relu_backward,
+    leaky_relu_forward,
     relu_backward,
     relu_forward,
+    sigmoid_backward,
+    sigmoid_forward,
     softmax_cross_entropy_backward,
     softmax_forward,
+    tanh_backward,
+    tanh_forward,
 )
+
+# name -> (forward, backward, variance gain of the initialisation: see __init__)
+ACTIVATIONS = {
+    "relu": (relu_forward, relu_backward, 2.0),
+    "leaky_relu": (leaky_relu_forward, leaky_relu_backward, 2.0 / (1 + LEAKY_SLOPE ** 2)),
+    "tanh": (tanh_forward, tanh_backward, None),
+    "sigmoid": (sigmoid_forward, sigmoid_backward, None),
+}
 
 
 class MLP:
-    """MLP(sizes=(784, 128, 64, 10), *, l2=0.0, dropout=0.0, seed=0, dtype=np.float32)
+    """MLP(sizes=(784, 128, 64, 10), *, l2=0.0, dropout=0.0, seed=0, dtype=np.float32,
+           activation="relu", batchnorm=False)
 
     ``sizes`` lists the width of every layer, input first, classes last.
     ``params`` holds W1, b1, W2, b2, ...; Wi has shape (fan_in, fan_out). It is
     the only copy of the weights: change an array there and the model changes.
+    ``activation`` is one of ACTIVATIONS. With ``batchnorm`` every hidden layer
+    also has a scale gamma_i and shift beta_i in ``params``, and running
+    averages of its batch statistics in ``bn_running`` (used for evaluation).
+    Its bias b_i is kept, for a uniform layout, but does nothing: batch
+    normalisation subtracts the batch mean, which removes any constant added
+    before it, so b_i's gradient is 0 and it stays at its initial 0 (beta_i
+    takes its role).
     """
 
     def __init__(self, sizes=(784, 128, 64, 10), *, l2=0.0, dropout=0.0, seed=0,
-                 dtype=np.float32):
+                 dtype=np.float32, activation="relu", batchnorm=False):
         sizes = tuple(int(s) for s in sizes)
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"sizes must be >= 2 positive integers, got {sizes}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, "
+                             f"got {activation!r}")
         self.l2 = float(l2)
         self.dropout = float(dropout)
+        self.activation = activation
+        self.batchnorm = bool(batchnorm)
+        self._act_forward, self._act_backward, gain = ACTIVATIONS[activation]
         # One generator for the initial weights, then for the dropout masks.
         self.rng = np.random.default_rng(seed)
         self.params = {}
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
             # He initialisation: std sqrt(2 / fan_in) keeps the variance of the
             # pre-activations about constant from layer to layer, because ReLU
-            # zeroes half of its inputs and so halves the variance it passes on.
-            W = self.rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)
+            # zeroes half of its inputs and so halves the variance it passes on
+            # (leaky ReLU: a little less than half, hence 2 / (1 + slope**2)).
+            # tanh and sigmoid are about linear near 0 and lose nothing there:
+            # Xavier/Glorot's std sqrt(2 / (fan_in + fan_out)) balances the
+            # variance of the signal going up and of the gradient coming down.
+            std = (np.sqrt(gain / fan_in) if gain is not None
+                   else np.sqrt(2.0 / (fan_in + fan_out)))
+            W = self.rng.standard_normal((fan_in, fan_out)) * std
             self.params[f"W{i}"] = W.astype(dtype)
             self.params[f"b{i}"] = np.zeros(fan_out, dtype=dtype)
+        # Batch normalisation on the hidden layers: start as the identity.
+        self.bn_running = []
+        if self.batchnorm:
+            for i, width in enumerate(sizes[1:-1], start=1):
+                self.params[f"gamma{i}"] = np.ones(width, dtype=dtype)
+                self.params[f"beta{i}"] = np.zeros(width, dtype=dtype)
+                self.bn_running.append({"mean": np.zeros(width, dtype=dtype),
+                                        "var": np.ones(width, dtype=dtype)})
         self._cache = None
 
     @property
     def num_layers(self):
         """Number of affine layers (hidden layers + the output layer)."""
-        return len(self.params) // 2
+        return sum(name.startswith("W") for name in self.params)
 
     @property
     def sizes(self):
@@ -67,20 +115,26 @@ class MLP:
     def forward(self, X, train=False):
         """Class probabilities (N, C) for inputs X (N, D); keeps what backward needs.
 
-        Dropout is applied to the hidden activations only when ``train`` is True.
+        Dropout is applied to the hidden activations only when ``train`` is True;
+        batch normalisation uses the batch's statistics then, else the running ones.
         """
         L = self.num_layers
         h = X
-        layers = []  # per hidden layer: (affine cache, relu cache, dropout mask)
-        hidden = []  # ReLU outputs before dropout, for the dead-unit count
+        layers = []  # per hidden layer: (affine, batchnorm, activation caches, dropout mask)
+        hidden = []  # activations before dropout, for the dead-unit count
         for i in range(1, L):
             z, affine_cache = affine_forward(h, self.params[f"W{i}"], self.params[f"b{i}"])
-            h, relu_cache = relu_forward(z)
+            bn_cache = None
+            if self.batchnorm:
+                z, bn_cache = batchnorm_forward(z, self.params[f"gamma{i}"],
+                                                self.params[f"beta{i}"],
+                                                self.bn_running[i - 1], train)
+            h, act_cache = self._act_forward(z)
             hidden.append(h)
             mask = None
             if train and self.dropout > 0:
                 h, mask = dropout_forward(h, self.dropout, self.rng)
-            layers.append((affine_cache, relu_cache, mask))
+            layers.append((affine_cache, bn_cache, act_cache, mask))
         logits, out_cache = affine_forward(h, self.params[f"W{L}"], self.params[f"b{L}"])
         probs, softmax_cache = softmax_forward(logits)
         self._cache = (layers, out_cache, probs, softmax_cache)
@@ -108,7 +162,8 @@ class MLP:
           dW_L, db_L, dh = affine_backward(dlogits)       output layer
           then for each hidden layer, downwards:
             dh *= dropout mask                            (if dropout was on)
-            dz  = dh * (h > 0)                            ReLU
+            dz  = dh * (h > 0)                            ReLU (or another activation)
+            dz, dgamma_i, dbeta_i = batchnorm_backward(dz)  (if batch norm is on)
             dW_i, db_i, dh = affine_backward(dz)
           and dW_i += l2 * W_i for the weight-decay term.
         """
@@ -120,10 +175,12 @@ class MLP:
         dlogits = softmax_cross_entropy_backward(probs, y)
         dh, grads[f"W{L}"], grads[f"b{L}"] = affine_backward(dlogits, out_cache)
         for i in range(L - 1, 0, -1):
-            affine_cache, relu_cache, mask = layers[i - 1]
+            affine_cache, bn_cache, act_cache, mask = layers[i - 1]
             if mask is not None:
                 dh = dropout_backward(dh, mask)
-            dz = relu_backward(dh, relu_cache)
+            dz = self._act_backward(dh, act_cache)
+            if bn_cache is not None:
+                dz, grads[f"gamma{i}"], grads[f"beta{i}"] = batchnorm_backward(dz, bn_cache)
             dh, grads[f"W{i}"], grads[f"b{i}"] = affine_backward(
                 dz, affine_cache, need_dx=i > 1)
         if self.l2:
@@ -147,7 +204,8 @@ class MLP:
         return float(np.mean(self.predict(X) == y))
 
     def dead_fraction(self, X):
-        """Per hidden layer, the fraction of ReLU units that output 0 for every row of X."""
+        """Per hidden layer, the fraction of units that output <= 0 for every row of X
+        (dead ReLU units; for other activations, units that never turn positive)."""
         self.forward(X)
         return [float(np.mean(~(h > 0).any(axis=0))) for h in self.hidden]
 
@@ -159,8 +217,12 @@ class MLP:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
         try:
             with os.fdopen(fd, "wb") as f:
+                running = {f"bn_{key}{i}": stats[key]
+                           for i, stats in enumerate(self.bn_running, start=1)
+                           for key in ("mean", "var")}
                 np.savez(f, sizes=np.array(self.sizes), l2=self.l2,
-                         dropout=self.dropout, **self.params)
+                         dropout=self.dropout, activation=self.activation,
+                         batchnorm=self.batchnorm, **self.params, **running)
             os.replace(tmp, path)
         except BaseException:
             os.unlink(tmp)
@@ -201,11 +263,19 @@ class MLP:
                         raise ValueError(f"{name} has shape {saved[name].shape}, expected {shape}")
                     if saved[name].dtype.kind != "f" or not np.isfinite(saved[name]).all():
                         raise ValueError(f"{name} must hold finite floats")
-            model = cls(sizes, l2=float(saved["l2"]), dropout=float(saved["dropout"]))
+            # Files from before the activation and batchnorm options: ReLU, none.
+            activation = str(saved["activation"]) if "activation" in saved else "relu"
+            batchnorm = bool(saved["batchnorm"]) if "batchnorm" in saved else False
+            model = cls(sizes, l2=float(saved["l2"]), dropout=float(saved["dropout"]),
+                        activation=activation, batchnorm=batchnorm)
+            running = {f"bn_{key}{i}": stats[key]
+                       for i, stats in enumerate(model.bn_running, start=1) for key in stats}
+            for name, value in (*model.params.items(), *running.items()):
+                if saved[name].shape != value.shape:  # batch norm's gamma, beta, statistics
+                    raise ValueError(f"{name} has shape {saved[name].shape}, expected {value.shape}")
+                value[...] = saved[name]
         except KeyError as e:
             raise ValueError(f"{path}: not a saved MLP (no array {e.args[0]!r})") from None
         except (TypeError, ValueError) as e:
             raise ValueError(f"{path}: not a saved MLP ({e})") from None
-        for name, value in model.params.items():
-            model.params[name] = saved[name].astype(value.dtype)
         return model

@@ -89,3 +89,48 @@ def cosine(progress):
 
 
 SCHEDULES = {"constant": constant, "cosine": cosine}
+
+
+def step_decay(every, factor=0.1):
+    """Multiply the rate by ``factor`` after every ``every`` fraction of training
+    (e.g. every=0.3, factor=0.1: 1 until 30 %, 0.1 until 60 %, 0.01, 0.001)."""
+    if not every > 0 or not factor > 0:
+        raise ValueError("step decay needs every > 0 and factor > 0")
+
+    def schedule(progress):
+        # The small epsilon keeps 0.6 / 0.3 from landing just below 2.
+        return factor ** np.floor(progress / every + 1e-9)
+    return schedule
+
+
+def with_warmup(schedule, warmup):
+    """Linear warm-up from 0 to 1 over the first ``warmup`` fraction of
+    training, then ``schedule`` over the rest (its progress rescaled to 0..1).
+
+    Why: at the start the weights are random and the gradients large and
+    inconsistent; a high rate straight away (and momentum on top of it) can
+    throw the network into a bad region, so the rate ramps up instead.
+    """
+    if warmup <= 0:
+        return schedule
+    if not warmup < 1:
+        raise ValueError(f"warm-up must be a fraction of training below 1, got {warmup}")
+
+    def warmed_up(progress):
+        if progress < warmup:
+            return progress / warmup
+        return schedule((progress - warmup) / (1 - warmup))
+    return warmed_up
+
+
+def make_schedule(name, epochs, warmup=0, step_size=None, step_factor=0.1):
+    """The schedule for the command line: ``name`` in SCHEDULE_NAMES, ``warmup``
+    and ``step_size`` counted in epochs (step_size default: a third of them)."""
+    if name == "step":
+        schedule = step_decay((step_size or max(1, epochs / 3)) / epochs, step_factor)
+    else:
+        schedule = SCHEDULES[name]
+    return with_warmup(schedule, warmup / epochs)
+
+
+SCHEDULE_NAMES = ("constant", "step", "cosine")

@@ -1,0 +1,363 @@
+"""Look inside a trained network: where it fails, what it learned, how robust it is.
+
+    python evaluate.py --model runs/model.npz --out runs
+
+writes to --out, from the saved weights, the training history and the MNIST
+test set:
+    confusion_matrix.png  which digit is taken for which (counts, per-class accuracy)
+    mistakes.png          the wrong test images, the most confident mistakes first
+    weights.png           the first layer's weights, one 28x28 image per hidden unit
+    robustness.png        test accuracy as Gaussian pixel noise and rotation grow
+    dead_relu.png         fraction of dead ReLU units per hidden layer, per epoch
+    evaluation.json       all of the above as numbers
+and prints the per-class precision/recall table.
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+from data import DataError, load_mnist
+from model import MLP
+from preprocess import rotate
+from train import NUM_CLASSES, check_writable, positive_int, write_atomically
+
+NOISE_STDS = [0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0]  # on pixels scaled to [0, 1]
+ANGLES = [0, 5, 10, 15, 20, 30, 45, 60, 90]  # degrees, each turned both ways
+MISTAKES_SHOWN = 48
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        description="Evaluate a trained MLP on the MNIST test set: confusion matrix, "
+        "mistakes, first-layer weights, robustness to noise and rotation, dead ReLUs.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--model", default="model.npz", help="weights saved by train.py")
+    p.add_argument("--results", default=None,
+                   help="results.json from the same training run, for the dead-ReLU "
+                   "history (default: results.json beside --model, if it is there)")
+    p.add_argument("--data", default=os.environ.get("MNIST_DATA"),
+                   help="a local MNIST: a keras-layout .npz or a folder of the four IDX files "
+                   "(default: $MNIST_DATA, else download through keras)")
+    p.add_argument("--out", default=".", help="folder for the images and evaluation.json")
+    p.add_argument("--seed", type=int, default=0, help="seed of the pixel noise")
+    p.add_argument("--limit", type=positive_int, default=None,
+                   help="use only the first LIMIT test images (a quicker look)")
+    return p.parse_args(argv)
+
+
+# ---- numbers ---------------------------------------------------------------
+def confusion_matrix(y_true, y_pred, num_classes=NUM_CLASSES):
+    """counts[t, p] = how many images of digit t were predicted as p."""
+    flat = np.bincount(y_true * num_classes + y_pred, minlength=num_classes ** 2)
+    return flat.reshape(num_classes, num_classes)
+
+
+def per_class_scores(counts):
+    """Precision, recall and support per class from a confusion matrix.
+
+    recall[c]    = correct c / images that are c      (how many c's it finds)
+    precision[c] = correct c / images predicted as c  (how often "c" is right)
+    A class never predicted has precision 0 (there is nothing right about it).
+    """
+    correct = np.diag(counts).astype(np.float64)
+    support = counts.sum(axis=1)
+    predicted = counts.sum(axis=0)
+    recall = np.divide(correct, support, out=np.zeros_like(correct), where=support > 0)
+    precision = np.divide(correct, predicted, out=np.zeros_like(correct), where=predicted > 0)
+    return precision, recall, support
+
+
+def confused_pairs(counts, top=8):
+    """The largest off-diagonal entries: [(true, predicted, count)], largest first."""
+    off = counts.copy()
+    np.fill_diagonal(off, 0)
+    order = np.argsort(off, axis=None, kind="stable")[::-1][:top]
+    pairs = [(int(t), int(p), int(off[t, p])) for t, p in zip(*np.unravel_index(order, off.shape))]
+    return [pair for pair in pairs if pair[2] > 0]
+
+
+def format_table(counts):
+    precision, recall, support = per_class_scores(counts)
+    lines = ["digit  precision  recall  support"]
+    for c in range(len(counts)):
+        lines.append(f"{c:>5}  {precision[c]:>9.4f}  {recall[c]:>6.4f}  {support[c]:>7}")
+    lines.append(f"{'all':>5}  {precision.mean():>9.4f}  {recall.mean():>6.4f}  "
+                 f"{support.sum():>7}   (macro averages)")
+    return "\n".join(lines)
+
+
+def add_noise(images, std, rng):
+    """Images plus Gaussian noise of the given std, clipped back to [0, 1]."""
+    noisy = images + images.dtype.type(std) * rng.standard_normal(images.shape, images.dtype)
+    return np.clip(noisy, 0, 1, out=noisy)
+
+
+def robustness(model, images, y, noise_stds=NOISE_STDS, angles=ANGLES, seed=0):
+    """Test accuracy on noisy and on rotated copies of ``images`` (N, 28, 28).
+
+    Rotation is checked both ways (counter-clockwise and clockwise) because
+    handwriting leans one way more often than the other.
+    """
+    rng = np.random.default_rng(seed)
+    flat = images.reshape(len(images), -1)
+    noise = [model.accuracy(add_noise(flat, s, rng), y) for s in noise_stds]
+    ccw = [model.accuracy(rotate(images, a).reshape(len(images), -1), y) for a in angles]
+    cw = [model.accuracy(rotate(images, -a).reshape(len(images), -1), y) for a in angles]
+    return {"noise_std": list(noise_stds), "noise_accuracy": noise,
+            "angle_degrees": list(angles), "rotation_accuracy_ccw": ccw,
+            "rotation_accuracy_cw": cw}
+
+
+# ---- pictures --------------------------------------------------------------
+def save_figure(fig, path):
+    import matplotlib.pyplot as plt
+    write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)
+
+
+def plot_confusion(counts, path):
+    """Counts in every cell; colour shows only the mistakes (the diagonal's
+    ~1000s would wash out the handful of confusions that matter)."""
+    import matplotlib.pyplot as plt
+    k = len(counts)
+    _, recall, _ = per_class_scores(counts)
+    off = counts.astype(float)
+    np.fill_diagonal(off, np.nan)
+    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+    im = ax.imshow(off, cmap="Reds", vmin=0, vmax=max(1, np.nanmax(off)))
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="wrong predictions")
+    for t in range(k):
+        for p in range(k):
+            n = counts[t, p]
+            if t == p:
+                ax.add_patch(plt.Rectangle((p - 0.5, t - 0.5), 1, 1, color="#d8ecd8"))
+            if n or t == p:
+                dark = t != p and n > 0.6 * np.nanmax(off)
+                ax.text(p, t, str(n), ha="center", va="center", fontsize=8,
+                        color="white" if dark else "black",
+                        fontweight="bold" if t == p else "normal")
+    ax.set_xticks(range(k))
+    ax.set_yticks(range(k), [f"{c}  ({recall[c]:.1%})" for c in range(k)])
+    ax.set(xlabel="predicted digit", ylabel="true digit  (per-class accuracy)",
+           title=f"Confusion matrix, test set: {np.trace(counts)}/{counts.sum()} "
+                 f"= {np.trace(counts) / counts.sum():.2%} correct")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def plot_mistakes(images, y, pred, confidence, path, shown=MISTAKES_SHOWN):
+    """The wrong test images, most confident first, titled true -> predicted."""
+    import matplotlib.pyplot as plt
+    wrong = np.flatnonzero(pred != y)
+    wrong = wrong[np.argsort(-confidence[wrong], kind="stable")][:shown]
+    cols = 12
+    if len(wrong):
+        mosaic, corners = tile(images[wrong], cols, gap_x=4, gap_top=13)
+    else:  # a perfect score still gets a (blank) picture
+        mosaic, corners = np.full((28, 28), np.nan), []
+    height, width = mosaic.shape
+    fig, ax = plt.subplots(figsize=(width / 30, height / 30 + 0.6))
+    ax.imshow(mosaic, cmap=plt.get_cmap("gray_r").with_extremes(bad="white"),
+              vmin=0, vmax=1, interpolation="nearest")
+    for i, (top, left) in zip(wrong, corners):
+        ax.text(left + 14, top - 1.5, f"true {y[i]} pred {pred[i]}\n{confidence[i]:.1%}",
+                ha="center", va="bottom", fontsize=7, linespacing=1.1)
+    ax.axis("off")
+    ax.set_title(f"{int(np.sum(pred != y))} of {len(y)} test images wrong; the "
+                 f"{len(wrong)} most confident mistakes", fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def tile(images, cols, gap_x=2, gap_top=0, fill=np.nan):
+    """Images (N, h, w) laid out in a grid with ``cols`` columns, as one array.
+
+    Drawing one big image is much faster than one matplotlib subplot per
+    image. The gaps are ``fill`` (NaN: drawn as the background). Returns the
+    mosaic and the (row, column) of each tile's top-left pixel.
+    """
+    n, h, w = images.shape
+    rows = -(-n // cols)
+    pitch_y, pitch_x = h + gap_top, w + gap_x
+    mosaic = np.full((rows * pitch_y, cols * pitch_x - gap_x), fill, dtype=np.float64)
+    corners = []
+    for k, image in enumerate(images):
+        top, left = (k // cols) * pitch_y + gap_top, (k % cols) * pitch_x
+        mosaic[top:top + h, left:left + w] = image
+        corners.append((top, left))
+    return mosaic, corners
+
+
+def plot_weights(W1, active, path):
+    """Each hidden unit's 784 incoming weights as a 28x28 image: red where a
+    lit pixel raises the unit's input, blue where it lowers it. Each unit has
+    its own colour scale, and is titled with the fraction of test images for
+    which it outputs more than 0 ("dead": never)."""
+    import matplotlib.pyplot as plt
+    units = W1.shape[1]
+    cols = 16 if units >= 64 else int(np.ceil(np.sqrt(units)))
+    W = W1.T.reshape(units, 28, 28).astype(np.float64)
+    W = W / np.maximum(np.abs(W).max(axis=(1, 2), keepdims=True), 1e-12)
+    mosaic, corners = tile(W, cols, gap_x=3, gap_top=9)
+    height, width = mosaic.shape
+    fig, ax = plt.subplots(figsize=(width / 40, height / 40 + 0.6))
+    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="white")
+    ax.imshow(mosaic, cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
+    for j, (top, left) in enumerate(corners):
+        label = "dead" if active[j] == 0 else f"{active[j]:.{2 if active[j] < 0.01 else 0}%}"
+        ax.text(left + 14, top - 1.5, label, ha="center", va="bottom", fontsize=6,
+                color="red" if active[j] == 0 else "black")
+    ax.axis("off")
+    ax.set_title(f"First-layer weights of the {units} hidden units (red +, blue -), each "
+                 f"titled with how often it fires\non the test set; "
+                 f"{int(np.sum(active == 0))} never do (dead)", fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def plot_robustness(rob, clean, path):
+    import matplotlib.pyplot as plt
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ax1.plot(rob["noise_std"], rob["noise_accuracy"], "o-")
+    ax1.set(xlabel="std of Gaussian pixel noise (pixels in [0, 1])", ylabel="test accuracy",
+            title="Pixel noise", ylim=(0, 1.02))
+    ax2.plot(rob["angle_degrees"], rob["rotation_accuracy_ccw"], "o-", label="counter-clockwise")
+    ax2.plot(rob["angle_degrees"], rob["rotation_accuracy_cw"], "s--", label="clockwise")
+    ax2.set(xlabel="rotation (degrees)", ylabel="test accuracy", title="Rotation",
+            ylim=(0, 1.02))
+    ax2.legend()
+    for ax in (ax1, ax2):
+        ax.axhline(clean, color="gray", lw=0.8, ls=":")
+        ax.axhline(0.1, color="gray", lw=0.8, ls=":")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def plot_dead_relu(dead_history, hidden_sizes, path):
+    """dead_history[epoch][layer]: fraction of units that output 0 for every
+    validation image after that epoch."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+    dead = np.asarray(dead_history, dtype=float)
+    epochs = np.arange(1, len(dead) + 1)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for layer, units in zip(range(dead.shape[1]), hidden_sizes):
+        ax.plot(epochs, 100 * dead[:, layer], "o-",
+                label=f"hidden layer {layer + 1}: {round(dead[-1, layer] * units)} "
+                      f"of {units} dead at the end")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set(xlabel="epoch", ylabel="dead ReLU units (%)",
+           title="Units that output 0 for every validation image")
+    ax.set_ylim(bottom=0, top=max(5, 100 * dead.max() * 1.2))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+# ---- putting it together ---------------------------------------------------
+def load_history(args):
+    """history["dead_relu"] from results.json, or None (with a note) if there is none."""
+    path = args.results or os.path.join(os.path.dirname(os.path.abspath(args.model)),
+                                        "results.json")
+    try:
+        with open(path) as f:
+            dead = json.load(f)["history"]["dead_relu"]
+        np.asarray(dead, dtype=float).reshape(len(dead), -1)
+    except FileNotFoundError:
+        if args.results:
+            raise DataError(f"--results {path}: no such file") from None
+        print(f"note: no {path}, so no dead_relu.png (pass --results)", file=sys.stderr)
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DataError(f"{path}: not a results.json from train.py "
+                        f"({type(e).__name__}: {e})") from None
+    if not dead:
+        print(f"note: {path} has no dead-ReLU history (trained without validation "
+              "data?), so no dead_relu.png", file=sys.stderr)
+        return None
+    return dead
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import matplotlib
+    matplotlib.use("Agg")
+    try:
+        check_writable(args.out)
+        model = MLP.load(args.model)
+        dead_history = load_history(args)
+        _, _, x_test, y_test = load_mnist(args.data, NUM_CLASSES)
+    except DataError as e:
+        sys.exit(f"error: {e}")
+    except ValueError as e:  # from MLP.load
+        sys.exit(f"error: {e} (train one with train.py, or pass --model)")
+    if model.sizes[0] != x_test[0].size or model.sizes[-1] != NUM_CLASSES:
+        sys.exit(f"error: {args.model} maps {model.sizes[0]} inputs to {model.sizes[-1]} "
+                 f"classes, but the data has {x_test[0].size} pixels and {NUM_CLASSES} classes")
+
+    images = x_test[:args.limit].astype(np.float32) / np.float32(255)  # (N, 28, 28)
+    y = y_test[:args.limit].astype(np.int64)
+    flat = images.reshape(len(images), -1)
+    probs = np.concatenate([model.forward(flat[i:i + 10000]) for i in range(0, len(flat), 10000)])
+    pred = probs.argmax(axis=1)
+    confidence = probs.max(axis=1)
+    counts = confusion_matrix(y, pred)
+    accuracy = float(np.mean(pred == y))
+    precision, recall, support = per_class_scores(counts)
+    pairs = confused_pairs(counts)
+
+    print(f"Test accuracy: {accuracy:.4f}  ({int(np.sum(pred != y))} of {len(y)} wrong)")
+    print(format_table(counts))
+    print("Most confused (true -> predicted: count): "
+          + ", ".join(f"{t}->{p}: {n}" for t, p, n in pairs))
+
+    model.forward(flat)  # as model.dead_fraction, but keeping which units and how often
+    active = [np.mean(h > 0, axis=0) for h in model.hidden]
+    rob = robustness(model, images, y, seed=args.seed)
+    print("Accuracy with pixel noise (std: acc): "
+          + ", ".join(f"{s:g}: {a:.3f}" for s, a in zip(rob["noise_std"], rob["noise_accuracy"])))
+    print("Accuracy when rotated (degrees: ccw/cw): "
+          + ", ".join(f"{d}: {a:.3f}/{b:.3f}" for d, a, b in zip(
+              rob["angle_degrees"], rob["rotation_accuracy_ccw"], rob["rotation_accuracy_cw"])))
+
+    plot_confusion(counts, os.path.join(args.out, "confusion_matrix.png"))
+    plot_mistakes(images, y, pred, confidence, os.path.join(args.out, "mistakes.png"))
+    plot_weights(model.params["W1"], active[0], os.path.join(args.out, "weights.png"))
+    plot_robustness(rob, accuracy, os.path.join(args.out, "robustness.png"))
+    written = ["confusion_matrix.png", "mistakes.png", "weights.png", "robustness.png"]
+    if dead_history is not None:
+        plot_dead_relu(dead_history, model.sizes[1:-1], os.path.join(args.out, "dead_relu.png"))
+        written.append("dead_relu.png")
+
+    wrong = np.flatnonzero(pred != y)
+    wrong = wrong[np.argsort(-confidence[wrong], kind="stable")]
+    evaluation = {
+        "model": os.path.abspath(args.model),
+        "sizes": list(model.sizes),
+        "test_accuracy": accuracy,
+        "confusion_matrix": counts.tolist(),
+        "per_class": {str(c): {"precision": float(precision[c]), "recall": float(recall[c]),
+                               "support": int(support[c])} for c in range(NUM_CLASSES)},
+        "most_confused": [{"true": t, "predicted": p, "count": n} for t, p, n in pairs],
+        "mistakes": [{"index": int(i), "true": int(y[i]), "predicted": int(pred[i]),
+                      "confidence": float(confidence[i])} for i in wrong],
+        "robustness": rob,
+        # Per hidden layer, the fraction of test images each unit fires for;
+        # the dead units are the ones at 0.
+        "active_fraction_test": [a.tolist() for a in active],
+        "dead_units_test": [np.flatnonzero(a == 0).tolist() for a in active],
+        "dead_relu_history": dead_history,
+    }
+    write_atomically(os.path.join(args.out, "evaluation.json"),
+                     lambda f: f.write((json.dumps(evaluation, indent=2) + "\n").encode()))
+    written.append("evaluation.json")
+    print(f"wrote {', '.join(written)} to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
