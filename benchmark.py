@@ -321,8 +321,16 @@ def run_child(cmd, threads=None):
     """Run cmd to its end and return its stdout; raise RuntimeError if it fails."""
     proc = subprocess.run(cmd, cwd=HERE, env=child_env(threads), capture_output=True, text=True)
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+        raise RuntimeError(child_error(cmd, proc.returncode, proc.stderr))
     return proc.stdout
+
+
+def child_error(cmd, code, stderr):
+    """The child's own one-line error if it gave one, else the end of its stderr."""
+    lines = stderr.strip().splitlines()
+    if lines and lines[-1].startswith("error: "):
+        return lines[-1][len("error: "):]
+    return f"{' '.join(cmd)} failed ({code}):\n{stderr[-2000:]}"
 
 
 def run_worker(args, threads, epochs, batch_size=64, hidden=(128, 64), framework="none",
@@ -347,7 +355,7 @@ def run_script(cmd):
     err = proc.stderr.read().decode()
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({code}):\n{err[-2000:]}")
+        raise RuntimeError(child_error(cmd, code, err))
     return wall, usage.ru_maxrss / 1024
 
 
@@ -440,9 +448,9 @@ def benchmark(args):
             keras_run["test_accuracy"][-1])
     row("floor: the epoch's matrix products alone, 1 thread", floor, main_run)
     say()
-    say(f"Test accuracy after the {epochs} epochs of the default run. PyTorch and ours run in "
-        "one process, Keras and ours in another; \"x floor\" and \"ours is faster by\" use "
-        "the floor and our time from the same process.")
+    say(f"Test accuracy after the {epochs} epochs of the default run. Each framework runs "
+        "in one process with ours (PyTorch in one, Keras in another); \"x floor\" and "
+        "\"ours is faster by\" use the floor and our time from the same process.")
     say()
     if 2 in runs:
         run2 = runs[2]
@@ -572,9 +580,19 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     if args.worker:
-        print(json.dumps(worker_ops(args) if args.framework == "ops" else worker(args)))
+        from data import DataError
+        try:
+            print(json.dumps(worker_ops(args) if args.framework == "ops" else worker(args)))
+        except DataError as e:
+            sys.exit(f"error: {e}")
         return
     args.command = "python " + " ".join([os.path.basename(__file__), *sys.argv[1:]])
+    try:
+        from train import check_writable
+        from data import DataError
+        check_writable(os.path.dirname(os.path.abspath(args.out)))  # before, not after, minutes
+    except DataError as e:
+        sys.exit(f"error: {e}")
     try:
         table = benchmark(args)
     except RuntimeError as e:
