@@ -251,7 +251,11 @@ class MLP:
                     model.params[name] = saved.astype(value.dtype)
                 for i, stats in enumerate(model.bn_running, start=1):
                     for key in ("mean", "var"):
-                        stats[key] = f[f"bn_{key}{i}"].astype(stats[key].dtype)
+                        saved = f[f"bn_{key}{i}"]
+                        if saved.shape != stats[key].shape:
+                            raise ValueError(f"bn_{key}{i} has shape {saved.shape}, "
+                                             f"expected {stats[key].shape}")
+                        stats[key] = saved.astype(stats[key].dtype)
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
             raise ValueError(f"{path}: not a saved MLP ({e})") from None
         return model
