@@ -16,9 +16,9 @@ import time
 
 import numpy as np
 
+from augment import Augmenter
 from data import DataError, load_mnist, prepare
 from model import ACTIVATIONS, MLP
-from augment import Augmenter
 from optim import SCHEDULE_NAMES, SCHEDULES, SGD, Adam, make_schedule
 
 NUM_CLASSES = 10
@@ -72,16 +72,23 @@ PRESETS = {
 }
 
 
+def preset_help():
+    """'best: --epochs 200 --lr 0.2 ...' for every preset, for --help."""
+    def flag(key, value):
+        if value is True:
+            return f"--{key}"
+        value = " ".join(map(str, value)) if isinstance(value, list) else value
+        return f"--{key.replace('_', '-')} {value}"
+    return "; ".join(f"{name}: " + " ".join(flag(k, v) for k, v in preset.items())
+                     for name, preset in PRESETS.items())
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description="Train a from-scratch NumPy MLP on MNIST.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--preset", choices=sorted(PRESETS), default=None,
-                   help="start from a named setting (" + "; ".join(
-                       f"{name}: " + " ".join(f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
-                                              for k, v in
-                                              preset.items()) for name, preset in PRESETS.items())
-                   + "); other flags override it")
+                   help=f"start from a named setting ({preset_help()}); other flags override it")
     p.add_argument("--epochs", type=positive_int, default=20, help="passes over the training set")
     p.add_argument("--lr", type=positive_float, default=0.05, help="(initial) learning rate")
     p.add_argument("--schedule", choices=SCHEDULE_NAMES, default="cosine",
