@@ -193,6 +193,13 @@ def test_save_load_round_trips_batchnorm_and_activation(tmp_path):
         np.testing.assert_array_equal(a["mean"], b["mean"])
         np.testing.assert_array_equal(a["var"], b["var"])
     np.testing.assert_array_equal(model.forward(X), loaded.forward(X))
+    # A file whose running statistics do not fit is refused, naming the file.
+    with np.load(path) as f:
+        broken = dict(f)
+    broken["bn_mean1"] = np.zeros(3, dtype=np.float32)
+    np.savez(tmp_path / "broken.npz", **broken)
+    with pytest.raises(ValueError, match="broken.npz.*bn_mean1"):
+        MLP.load(tmp_path / "broken.npz")
 
 
 def test_batchnorm_network_learns():
@@ -403,8 +410,8 @@ def test_preset_sets_defaults_and_flags_override():
     args = train.parse_args(["--preset", "best"])
     for key, value in train.PRESETS["best"].items():
         assert getattr(args, key) == value
-    args = train.parse_args(["--preset", "best", "--epochs", "3", "--dropout", "0.2"])
-    assert args.epochs == 3 and args.dropout == 0.2
+    args = train.parse_args(["--preset", "best", "--epochs", "5", "--dropout", "0.2"])
+    assert args.epochs == 5 and args.dropout == 0.2
     assert train.parse_args([]).shift == 0  # augmentation is off by default
 
 
@@ -419,3 +426,15 @@ def test_bad_flags_exit_with_message(argv, capsys):
         train.parse_args(argv)
     assert e.value.code == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_files_from_before_the_options_load_as_relu(tmp_path):
+    model = MLP((7, 5, 3), seed=0)
+    model.save(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz") as f:
+        old = {k: v for k, v in f.items() if k not in ("activation", "batchnorm")}
+    np.savez(tmp_path / "old.npz", **old)
+    loaded = MLP.load(tmp_path / "old.npz")
+    assert loaded.activation == "relu" and not loaded.batchnorm
+    X = np.random.default_rng(0).random((4, 7), dtype=np.float32)
+    np.testing.assert_array_equal(loaded.forward(X), model.forward(X))
