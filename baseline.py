@@ -26,8 +26,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # no TensorFlow start-up cha
 import numpy as np  # noqa: E402
 
 from data import DataError, load_mnist, prepare  # noqa: E402
+from fileio import write_atomically  # noqa: E402
 from train import (NUM_CLASSES, check_writable, fraction, non_negative_int, positive_float,  # noqa: E402
-                   positive_int, write_atomically)
+                   positive_int)
 
 
 def parse_args(argv=None):

@@ -33,6 +33,8 @@ import sys
 import tempfile
 import time
 
+from fileio import write_atomically
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 THREADS = (1, 2)
 BATCH_SIZES = (16, 64, 256, 1024)
@@ -597,11 +599,7 @@ def main(argv=None):
         table = benchmark(args)
     except RuntimeError as e:
         sys.exit(f"error: {e}")
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(args.out)), suffix=".md")
-    with os.fdopen(fd, "w") as f:
-        f.write(table)
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; it is a document
-    os.replace(tmp, args.out)
+    write_atomically(args.out, lambda f: f.write(table.encode()))
     print(f"wrote {args.out}")
 
 

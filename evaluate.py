@@ -20,9 +20,10 @@ import sys
 import numpy as np
 
 from data import DataError, load_mnist
+from fileio import write_atomically
 from model import MLP
 from preprocess import rotate
-from train import NUM_CLASSES, check_writable, positive_int, write_atomically
+from train import NUM_CLASSES, check_writable, positive_int
 
 NOISE_STDS = [0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0]  # on pixels scaled to [0, 1]
 ANGLES = [0, 5, 10, 15, 20, 30, 45, 60, 90]  # degrees, each turned both ways

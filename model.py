@@ -9,10 +9,9 @@ Loss: the mean cross-entropy of the softmax, plus 0.5 * l2 * sum(W**2) over
 the weight matrices when l2 > 0. The layer functions are in layers.py; this
 class strings them together, keeps the weights, and runs the chain rule back.
 """
-import os
-import tempfile
-
 import numpy as np
+
+from fileio import write_atomically
 
 from layers import (
     LEAKY_SLOPE,
@@ -212,21 +211,11 @@ class MLP:
     # ---- saving ------------------------------------------------------------
     def save(self, path):
         """Write the weights and layer sizes to an .npz file, atomically."""
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                running = {f"bn_{key}{i}": stats[key]
-                           for i, stats in enumerate(self.bn_running, start=1)
-                           for key in ("mean", "var")}
-                np.savez(f, sizes=np.array(self.sizes), l2=self.l2,
-                         dropout=self.dropout, activation=self.activation,
-                         batchnorm=self.batchnorm, **self.params, **running)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        running = {f"bn_{key}{i}": stats[key]
+                   for i, stats in enumerate(self.bn_running, start=1) for key in ("mean", "var")}
+        write_atomically(path, lambda f: np.savez(
+            f, sizes=np.array(self.sizes), l2=self.l2, dropout=self.dropout,
+            activation=self.activation, batchnorm=self.batchnorm, **self.params, **running))
 
     @classmethod
     def load(cls, path):

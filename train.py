@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 
 from augment import Augmenter  # noqa: E402
 from data import DataError, load_mnist, prepare  # noqa: E402
+from fileio import write_atomically  # noqa: E402
 from model import ACTIVATIONS, MLP  # noqa: E402
 from optim import SCHEDULE_NAMES, SCHEDULES, SGD, Adam, make_schedule  # noqa: E402
 
@@ -239,20 +240,6 @@ def fit(model, optimizer, train, val, epochs, batch_size, seed=0,
 
 
 # ---- outputs ---------------------------------------------------------------
-def write_atomically(path, write):
-    """Call write(file) on a temporary file beside ``path``, then rename it into
-    place: a failure halfway leaves the old file untouched."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.splitext(path)[1])
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def plot_history(history, path):
     """Training loss per iteration and per epoch, and accuracy per epoch."""
     import matplotlib

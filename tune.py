@@ -31,10 +31,11 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from data import DataError, load_mnist, prepare  # noqa: E402
+from fileio import write_atomically  # noqa: E402
 from model import MLP  # noqa: E402
 from optim import SCHEDULE_NAMES, make_schedule  # noqa: E402
 from train import (Diverged, fit, fraction, make_optimizer, non_negative_float,  # noqa: E402
-                   non_negative_int, positive_float, positive_int, write_atomically)
+                   non_negative_int, positive_float, positive_int)
 
 NUM_CLASSES = 10
 # What identifies a trial (and so a row of trials.csv, for resuming).

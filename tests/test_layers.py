@@ -71,3 +71,14 @@ def test_load_rejects_wrong_shapes(tmp_path):
     np.savez(tmp_path / "bad.npz", sizes=np.array([10, 6, 3]), l2=0.0, dropout=0.0, **model.params)
     with pytest.raises(ValueError, match="bad.npz.*W2"):
         MLP.load(tmp_path / "bad.npz")
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    """Atomic writes go through mkstemp, whose files are private (0600) unless fixed."""
+    import os
+    umask = os.umask(0o022)
+    try:
+        MLP((4, 3, 2)).save(tmp_path / "m.npz")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "m.npz").stat().st_mode & 0o777 == 0o644

@@ -23,7 +23,7 @@ sys.path.insert(0, ROOT)
 
 from layers import cross_entropy, softmax_cross_entropy_backward, softmax_forward  # noqa: E402
 from model import MLP  # noqa: E402
-from train import write_atomically  # noqa: E402
+from fileio import write_atomically  # noqa: E402
 
 IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")

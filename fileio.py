@@ -1,0 +1,23 @@
+"""Writing results so that no run ever destroys an earlier one."""
+import os
+import tempfile
+
+
+def write_atomically(path, write):
+    """Call write(file) on a temporary file beside ``path``, then rename it into
+    place: a failure or Ctrl-C halfway leaves the old file untouched, and
+    nobody ever sees a half-written one."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.splitext(path)[1])
+    try:
+        # mkstemp makes the file private (0600); give it the usual permissions.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
