@@ -57,7 +57,7 @@ fraction = checked(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
 # Named settings for --preset; flags given explicitly still win.
 PRESETS = {
     # The accuracy record for the required 784-128-64-10 network: see
-    # docs/issue6-readme.md for how it was chosen (on the validation set).
+    # README.md, "The record", for how it was chosen (on the validation set).
     "best": dict(epochs=200, lr=0.2, schedule="cosine", warmup=3, batch_size=128,
                  optimizer="sgd", momentum=0.9, l2=0.0, dropout=0.0, hidden=[128, 64],
                  activation="relu", batchnorm=True, shift=2.0, rotate=10.0, scale=0.1,
