@@ -27,14 +27,14 @@ import numpy as np  # noqa: E402
 
 from data import DataError, load_mnist, prepare  # noqa: E402
 from fileio import write_atomically  # noqa: E402
-from train import (NUM_CLASSES, check_writable, fraction, non_negative_int, positive_float,  # noqa: E402
-                   positive_int)
+from train import (NUM_CLASSES, HelpFormatter, check_writable, fraction,  # noqa: E402
+                   non_negative_int, positive_float, positive_int)
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description="Train the same MLP with Keras (the framework baseline).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     p.add_argument("--epochs", type=positive_int, default=20)
     p.add_argument("--lr", type=positive_float, default=0.05,
                    help="initial learning rate, cosine-decayed per step to 0")

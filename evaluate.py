@@ -23,7 +23,7 @@ from data import DataError, load_mnist
 from fileio import write_atomically
 from model import MLP
 from preprocess import rotate
-from train import NUM_CLASSES, check_writable, positive_int
+from train import HelpFormatter, NUM_CLASSES, check_writable, positive_int
 
 NOISE_STDS = [0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0]  # on pixels scaled to [0, 1]
 ANGLES = [0, 5, 10, 15, 20, 30, 45, 60, 90]  # degrees, each turned both ways
@@ -34,7 +34,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description="Evaluate a trained MLP on the MNIST test set: confusion matrix, "
         "mistakes, first-layer weights, robustness to noise and rotation, dead ReLUs.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     p.add_argument("--model", default="model.npz", help="weights saved by train.py")
     p.add_argument("--results", default=None,
                    help="results.json from the same training run, for the dead-ReLU "

@@ -76,10 +76,19 @@ def preset_help():
                      for name, preset in PRESETS.items())
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each flag's default, unless its help already says it or there is none."""
+
+    def _get_help_string(self, action):
+        if "(default" in (action.help or "") or action.default in (None, False):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description="Train a from-scratch NumPy MLP on MNIST.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     p.add_argument("--preset", choices=sorted(PRESETS), default=None,
                    help=f"start from a named setting ({preset_help()}); other flags override it")
     p.add_argument("--epochs", type=positive_int, default=20, help="passes over the training set")

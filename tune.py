@@ -34,8 +34,8 @@ from data import DataError, load_mnist, prepare  # noqa: E402
 from fileio import write_atomically  # noqa: E402
 from model import MLP  # noqa: E402
 from optim import SCHEDULE_NAMES, make_schedule  # noqa: E402
-from train import (Diverged, fit, fraction, make_optimizer, non_negative_float,  # noqa: E402
-                   non_negative_int, positive_float, positive_int)
+from train import (Diverged, HelpFormatter, fit, fraction, make_optimizer,  # noqa: E402
+                   non_negative_float, non_negative_int, positive_float, positive_int)
 
 NUM_CLASSES = 10
 # What identifies a trial (and so a row of trials.csv, for resuming).
@@ -59,7 +59,7 @@ def hidden_sizes(text):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description="Grid or random search of MLP hyperparameters on the validation set.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     p.add_argument("--hidden", type=hidden_sizes, nargs="+",
                    default=[(100,), (200,), (500,)],
                    help="hidden layer sizes to try, e.g. 100 200 500 or 128-64")

@@ -7,7 +7,6 @@ synthetic data sets written here (8x8 images, a few dozen of them), so they
 need no MNIST and take well under a second or two each.
 """
 import gzip
-import json
 import os
 import re
 import signal
