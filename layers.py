@@ -164,7 +164,7 @@ def sigmoid_forward(z):
 
 def sigmoid_backward(dh, h):
     """dL/dz = dL/dh * h * (1 - h). At most 1/4: gradients shrink by at least
-    4x per sigmoid layer, why deep sigmoid networks learn slowly."""
+    4x per sigmoid layer, which is why deep sigmoid networks learn slowly."""
     return dh * h * (1 - h)
 
 
