@@ -66,3 +66,27 @@ def test_labels_out_of_range(tmp_path):
              x_test=x, y_test=np.zeros(5, np.uint8))
     with pytest.raises(DataError, match="labels must be in 0..9"):
         load_mnist(str(tmp_path / "bad.npz"))
+
+
+def fake_keras_load_data(monkeypatch, result):
+    """Stand in for keras.datasets.mnist.load_data (no network here or in CI)."""
+    from tensorflow import keras
+
+    def load_data():
+        if isinstance(result, Exception):
+            raise result
+        return result
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", load_data)
+
+
+def test_default_path_goes_through_keras(monkeypatch, mnist_path):
+    x_train, y_train, x_test, y_test = load_mnist(mnist_path)
+    fake_keras_load_data(monkeypatch, ((x_train, y_train), (x_test, y_test)))
+    for a, b in zip(load_mnist(None), (x_train, y_train, x_test, y_test)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_keras_without_network_is_a_clear_error(monkeypatch):
+    fake_keras_load_data(monkeypatch, OSError("Temporary failure in name resolution"))
+    with pytest.raises(DataError, match=r"could not download MNIST.*--data PATH.*MNIST_DATA"):
+        load_mnist(None)
