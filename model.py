@@ -202,10 +202,12 @@ class MLP:
     def accuracy(self, X, y):
         return float(np.mean(self.predict(X) == y))
 
-    def dead_fraction(self, X):
-        """Per hidden layer, the fraction of units that output <= 0 for every row of X
-        (dead ReLU units; for other activations, units that never turn positive)."""
-        self.forward(X)
+    def dead_fraction(self, X=None):
+        """Per hidden layer, the fraction of units that output <= 0 for every row of X,
+        or of the last forward pass's input when X is None (dead ReLU units; for
+        other activations, units that never turn positive)."""
+        if X is not None:
+            self.forward(X)
         return [float(np.mean(~(h > 0).any(axis=0))) for h in self.hidden]
 
     # ---- saving ------------------------------------------------------------

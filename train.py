@@ -9,6 +9,7 @@ results.json and model.npz to --out.
 """
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
@@ -211,7 +212,7 @@ def fit(model, optimizer, train, val, epochs, batch_size, seed=0,
                 yb = y[idx]
                 xb = X[idx] if augment is None else augment(X[idx])
                 loss, grads = model.loss(xb, yb, train=True)
-                if not np.isfinite(loss):
+                if not math.isfinite(loss):
                     raise Diverged(f"epoch {epoch}, step {step + 1}: loss is {loss}")
                 optimizer.step(model.params, grads)
                 losses.append(loss)
@@ -236,8 +237,9 @@ def fit(model, optimizer, train, val, epochs, batch_size, seed=0,
             line = (f"Epoch {epoch:{len(str(epochs))}d}/{epochs}  "
                     f"loss {history['loss'][-1]:.4f}  acc {history['accuracy'][-1]:.4f}")
             if len(X_val):
-                history["val_accuracy"].append(model.accuracy(X_val, y_val))
-                history["dead_relu"].append(model.dead_fraction(X_val))
+                probs = model.forward(X_val)  # one pass for both figures
+                history["val_accuracy"].append(float(np.mean(probs.argmax(axis=1) == y_val)))
+                history["dead_relu"].append(model.dead_fraction())
                 line += f"  val_acc {history['val_accuracy'][-1]:.4f}"
             line += f"  {seconds:.2f}s"
             if history["dead_relu"]:
