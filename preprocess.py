@@ -17,6 +17,8 @@ everything else is NumPy.
 import numpy as np
 from PIL import Image, ImageOps
 
+from augment import warp
+
 SIZE = 28  # MNIST images are SIZE x SIZE ...
 BOX = 20  # ... with the digit scaled to fit BOX x BOX inside
 # In MNIST the ink's centre of mass is at (14.0, 14.0) in (row, column) pixel
@@ -154,10 +156,12 @@ def rotate(images, degrees):
     once for an H x W grid and every image is sampled at them together.
 
     Each output pixel (y, x) takes its value from the source point found by
-    turning (y, x) back by -degrees; that point usually falls between four
-    pixels, whose values are mixed in proportion to how close it is to each.
+    turning (y, x) back by -degrees; augment.warp mixes the four pixels around
+    that point in proportion to how close it is to each.
     """
     images = np.asarray(images)
+    if not np.issubdtype(images.dtype, np.floating):
+        images = images.astype(np.float64)
     h, w = images.shape[-2:]
     cy, cx = (h - 1) / 2, (w - 1) / 2
     t = np.deg2rad(degrees)
@@ -166,19 +170,7 @@ def rotate(images, degrees):
     # Rows grow downwards, so "counter-clockwise on screen" is this sign pattern.
     src_x = cx + x * np.cos(t) - y * np.sin(t)
     src_y = cy + x * np.sin(t) + y * np.cos(t)
-
-    x0, y0 = np.floor(src_x), np.floor(src_y)
-    fx, fy = (src_x - x0).ravel(), (src_y - y0).ravel()
-    # A one-pixel frame of zeros lets every out-of-range index be clipped onto it
-    # (where a point lies far outside, both of its neighbours land on the frame).
-    padded = np.pad(images, [(0, 0)] * (images.ndim - 2) + [(1, 1), (1, 1)])
-    # Pixels first, images last: each gathered pixel is then one contiguous
-    # row holding that pixel of every image, which is much faster to copy.
-    by_pixel = padded.reshape(-1, (h + 2) * (w + 2)).T
-    xi, yi = x0.astype(np.intp).ravel() + 1, y0.astype(np.intp).ravel() + 1
-    x0, x1 = np.clip(xi, 0, w + 1), np.clip(xi + 1, 0, w + 1)
-    y0, y1 = np.clip(yi, 0, h + 1) * (w + 2), np.clip(yi + 1, 0, h + 1) * (w + 2)
-    corners = [(y0 + x0, (1 - fy) * (1 - fx)), (y0 + x1, (1 - fy) * fx),
-               (y1 + x0, fy * (1 - fx)), (y1 + x1, fy * fx)]
-    out = sum(by_pixel[idx] * weight.astype(images.dtype)[:, None] for idx, weight in corners)
-    return out.T.reshape(images.shape)
+    batch = images.reshape(-1, h, w)
+    rows, cols = (np.broadcast_to(s.astype(images.dtype), batch.shape) for s in (src_y, src_x))
+    out = warp(batch, rows, cols)
+    return out.reshape(images.shape)
