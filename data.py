@@ -11,6 +11,8 @@ import zlib
 
 import numpy as np
 
+from fileio import NPZ_MAGIC
+
 # The four IDX files of MNIST. Some copies spell them with a dot before "idx".
 IDX_NAMES = {
     "x_train": "train-images-idx3-ubyte",
@@ -61,14 +63,12 @@ def load_keras():
 
 def load_npz(path):
     """A keras-layout mnist.npz: arrays x_train, y_train, x_test, y_test."""
-    # Look at the first bytes ourselves: np.load would take anything that is not
-    # a zip archive for a pickle and complain about "pickled (object) data".
     try:
         with open(path, "rb") as f:
             magic = f.read(4)
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror})") from None
-    if magic not in (b"PK\x03\x04", b"PK\x05\x06"):
+    if magic not in NPZ_MAGIC:
         if magic[:2] == b"\x00\x00" or magic[:2] == b"\x1f\x8b":
             hint = "it looks like a single IDX file: pass the folder that holds all four"
         else:

@@ -2,6 +2,11 @@
 import os
 import tempfile
 
+# The first bytes of an .npz (a zip archive). np.load takes any other file for
+# a pickle or a bare .npy and fails with a confusing message, so the loaders
+# check these first.
+NPZ_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
 
 def write_atomically(path, write):
     """Call write(file) on a temporary file beside ``path``, then rename it into

@@ -11,7 +11,7 @@ class strings them together, keeps the weights, and runs the chain rule back.
 """
 import numpy as np
 
-from fileio import write_atomically
+from fileio import NPZ_MAGIC, write_atomically
 
 from layers import (
     LEAKY_SLOPE,
@@ -136,14 +136,15 @@ class MLP:
             layers.append((affine_cache, bn_cache, act_cache, mask))
         logits, out_cache = affine_forward(h, self.params[f"W{L}"], self.params[f"b{L}"])
         probs, softmax_cache = softmax_forward(logits)
-        self._cache = (layers, out_cache, probs, softmax_cache)
-        self.probs = probs
-        self.hidden = hidden
+        # What backward needs, and what the last pass produced (read by fit and
+        # dead_fraction): the probabilities and the hidden activations.
+        self._cache = (layers, out_cache, softmax_cache)
+        self.probs, self.hidden = probs, hidden
         return probs
 
     def data_loss(self, y):
         """Mean cross-entropy of the last forward pass against labels y."""
-        return cross_entropy(self._cache[3], y)
+        return cross_entropy(self._cache[2], y)
 
     def l2_penalty(self):
         """0.5 * l2 * sum of squared weights (biases are not penalised)."""
@@ -168,10 +169,10 @@ class MLP:
         """
         if self._cache is None:
             raise RuntimeError("backward() needs a forward() first")
-        layers, out_cache, probs, _ = self._cache
+        layers, out_cache, _ = self._cache
         L = self.num_layers
         grads = {}
-        dlogits = softmax_cross_entropy_backward(probs, y)
+        dlogits = softmax_cross_entropy_backward(self.probs, y)
         dh, grads[f"W{L}"], grads[f"b{L}"] = affine_backward(dlogits, out_cache)
         for i in range(L - 1, 0, -1):
             affine_cache, bn_cache, act_cache, mask = layers[i - 1]
@@ -228,10 +229,8 @@ class MLP:
         weights that are not finite.
         """
         try:
-            # np.load takes whatever is not a zip archive for a pickle or a
-            # single .npy, with confusing messages; check the magic number first.
             with open(path, "rb") as f:
-                if f.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):
+                if f.read(4) not in NPZ_MAGIC:
                     raise ValueError("not an .npz file (no zip header)")
             with np.load(path, allow_pickle=False) as f:
                 saved = {name: f[name] for name in f.files}

@@ -34,10 +34,10 @@ from data import DataError, load_mnist, prepare  # noqa: E402
 from fileio import write_atomically  # noqa: E402
 from model import MLP  # noqa: E402
 from optim import SCHEDULE_NAMES, make_schedule  # noqa: E402
-from train import (Diverged, HelpFormatter, fit, fraction, make_optimizer,  # noqa: E402
-                   non_negative_float, non_negative_int, positive_float, positive_int)
+from train import (NUM_CLASSES, Diverged, HelpFormatter, fit, fraction,  # noqa: E402
+                   make_optimizer, non_negative_float, non_negative_int, positive_float,
+                   positive_int)
 
-NUM_CLASSES = 10
 # What identifies a trial (and so a row of trials.csv, for resuming).
 KEYS = ("hidden", "lr", "l2", "dropout", "optimizer", "epochs", "batch_size",
         "schedule", "train_size", "seed")
