@@ -553,7 +553,7 @@ def parse_args(argv=None):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data", default=os.environ.get("MNIST_DATA"),
                    help="a local MNIST (.npz or IDX folder); default: $MNIST_DATA, else keras")
-    p.add_argument("--out", default="benchmark.md", help="markdown file for the tables")
+    p.add_argument("--out", default="docs/benchmark.md", help="markdown file for the tables")
     p.add_argument("--quick", action="store_true",
                    help="a smoke run: 2 epochs everywhere, no 2-thread runs, no scaling")
     p.add_argument("--skip", nargs="*", default=[],

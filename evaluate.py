@@ -1,9 +1,10 @@
 """Look inside a trained network: where it fails, what it learned, how robust it is.
 
+    python evaluate.py                                   # model.npz from train.py
     python evaluate.py --model runs/model.npz --out runs
 
-writes to --out, from the saved weights, the training history and the MNIST
-test set:
+writes, from the saved weights, the training history and the MNIST test set
+(the pictures to assets/ and evaluation.json to docs/, or all to --out):
     confusion_matrix.png  which digit is taken for which (counts, per-class accuracy)
     mistakes.png          the wrong test images, the most confident mistakes first
     weights.png           the first layer's weights, one 28x28 image per hidden unit
@@ -28,6 +29,7 @@ from train import HelpFormatter, NUM_CLASSES, check_writable, positive_int
 NOISE_STDS = [0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0]  # on pixels scaled to [0, 1]
 ANGLES = [0, 5, 10, 15, 20, 30, 45, 60, 90]  # degrees, each turned both ways
 MISTAKES_SHOWN = 48
+ASSETS, DOCS = "assets", "docs"  # the default homes of the pictures and the report
 
 
 def parse_args(argv=None):
@@ -42,7 +44,9 @@ def parse_args(argv=None):
     p.add_argument("--data", default=os.environ.get("MNIST_DATA"),
                    help="a local MNIST: a keras-layout .npz or a folder of the four IDX files "
                    "(default: $MNIST_DATA, else download through keras)")
-    p.add_argument("--out", default=".", help="folder for the images and evaluation.json")
+    p.add_argument("--out", default=None,
+                   help="folder for the images and evaluation.json (default: the images "
+                   f"to {ASSETS}/, evaluation.json to {DOCS}/, where the README shows them)")
     p.add_argument("--seed", type=int, default=0, help="seed of the pixel noise")
     p.add_argument("--limit", type=positive_int, default=None,
                    help="use only the first LIMIT test images (a quicker look)")
@@ -288,8 +292,10 @@ def main(argv=None):
     args = parse_args(argv)
     import matplotlib
     matplotlib.use("Agg")
+    pictures, report = (args.out, args.out) if args.out else (ASSETS, DOCS)
     try:
-        check_writable(args.out)
+        check_writable(pictures)
+        check_writable(report)
         model = MLP.load(args.model)
         dead_history = load_history(args)
         _, _, x_test, y_test = load_mnist(args.data, NUM_CLASSES)
@@ -326,13 +332,13 @@ def main(argv=None):
           + ", ".join(f"{d}: {a:.3f}/{b:.3f}" for d, a, b in zip(
               rob["angle_degrees"], rob["rotation_accuracy_ccw"], rob["rotation_accuracy_cw"])))
 
-    plot_confusion(counts, os.path.join(args.out, "confusion_matrix.png"))
-    plot_mistakes(images, y, pred, confidence, os.path.join(args.out, "mistakes.png"))
-    plot_weights(model.params["W1"], active[0], os.path.join(args.out, "weights.png"))
-    plot_robustness(rob, accuracy, os.path.join(args.out, "robustness.png"))
+    plot_confusion(counts, os.path.join(pictures, "confusion_matrix.png"))
+    plot_mistakes(images, y, pred, confidence, os.path.join(pictures, "mistakes.png"))
+    plot_weights(model.params["W1"], active[0], os.path.join(pictures, "weights.png"))
+    plot_robustness(rob, accuracy, os.path.join(pictures, "robustness.png"))
     written = ["confusion_matrix.png", "mistakes.png", "weights.png", "robustness.png"]
     if dead_history is not None:
-        plot_dead_relu(dead_history, model.sizes[1:-1], os.path.join(args.out, "dead_relu.png"))
+        plot_dead_relu(dead_history, model.sizes[1:-1], os.path.join(pictures, "dead_relu.png"))
         written.append("dead_relu.png")
 
     wrong = np.flatnonzero(pred != y)
@@ -354,10 +360,12 @@ def main(argv=None):
         "dead_units_test": [np.flatnonzero(a == 0).tolist() for a in active],
         "dead_relu_history": dead_history,
     }
-    write_atomically(os.path.join(args.out, "evaluation.json"),
+    write_atomically(os.path.join(report, "evaluation.json"),
                      lambda f: f.write((json.dumps(evaluation, indent=2) + "\n").encode()))
-    written.append("evaluation.json")
-    print(f"wrote {', '.join(written)} to {args.out}")
+    if pictures == report:
+        print(f"wrote {', '.join(written)}, evaluation.json to {pictures}")
+    else:
+        print(f"wrote {', '.join(written)} to {pictures}; evaluation.json to {report}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Classify your own images of digits with a trained network.
 
-    python predict.py my_digit.png [more.jpg ...] [--model model.npz] [--show DIR]
+    python predict.py my_digit.png [more.jpg ...] [--model PATH] [--show DIR]
 
 Each image goes through MNIST's preprocessing first (preprocess.mnist_like:
 grayscale, light ink on dark, crop, fit 20x20, centre of mass at the centre),
@@ -21,6 +21,17 @@ from model import MLP
 from preprocess import SIZE, mnist_like, read_gray
 
 TOP = 3
+HERE = os.path.dirname(os.path.abspath(__file__))
+# The shipped models, most robust to people's handwriting first: a fresh clone
+# reads digits with the first of these that exists.
+SHIPPED_MODELS = [os.path.join(HERE, "models", "robust", "model.npz"),
+                  os.path.join(HERE, "model.npz")]
+
+
+def default_model():
+    """The path of the first shipped model that exists (the last one if none does,
+    so that the error names the file train.py writes)."""
+    return next((path for path in SHIPPED_MODELS if os.path.exists(path)), SHIPPED_MODELS[-1])
 
 
 def parse_args(argv=None):
@@ -28,7 +39,9 @@ def parse_args(argv=None):
         description="Predict the digit in each image with a model saved by train.py.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...): one digit each")
-    p.add_argument("--model", default="model.npz", help="weights saved by train.py")
+    p.add_argument("--model", default=None,
+                   help="weights saved by train.py (default: the most robust shipped model, "
+                   "models/robust/model.npz, else model.npz from python train.py)")
     p.add_argument("--show", metavar="DIR",
                    help="save the 28x28 image the network saw for each input to DIR")
     return p.parse_args(argv)
@@ -65,6 +78,7 @@ def save_seen(image, folder, source, used):
 
 def main(argv=None):
     args = parse_args(argv)
+    args.model = args.model or default_model()
     try:
         model = MLP.load(args.model)
     except ValueError as e:

@@ -8,25 +8,18 @@ import pytest
 from data import DataError, load_mnist, prepare, read_idx
 
 
-def idx_folder(mnist_path):
-    folder = os.path.dirname(os.path.abspath(mnist_path))
-    if not os.path.exists(os.path.join(folder, "train-images-idx3-ubyte.gz")):
-        pytest.fail(f"the IDX files are expected beside {mnist_path}")
-    return folder
-
-
-def test_npz_and_idx_give_identical_arrays(mnist_path):
+def test_npz_and_idx_give_identical_arrays(mnist_path, mnist_idx_folder):
     from_npz = load_mnist(mnist_path)
-    from_idx = load_mnist(idx_folder(mnist_path))
+    from_idx = load_mnist(mnist_idx_folder)
     for a, b in zip(from_npz, from_idx):
         assert a.dtype == b.dtype and a.shape == b.shape
         np.testing.assert_array_equal(a, b)
     assert from_npz[0].shape == (60000, 28, 28) and from_npz[3].shape == (10000,)
 
 
-def test_uncompressed_idx_and_dotted_names(tmp_path, mnist_path):
+def test_uncompressed_idx_and_dotted_names(tmp_path, mnist_path, mnist_idx_folder):
     """Some copies are not gzipped or are named train-images.idx3-ubyte."""
-    src = idx_folder(mnist_path)
+    src = mnist_idx_folder
     for name in os.listdir(src):
         if name.endswith("-ubyte.gz"):
             target = name[:-3].replace("-idx", ".idx") if "t10k" in name else name[:-3]

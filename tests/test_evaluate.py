@@ -20,13 +20,6 @@ PICTURES = ["confusion_matrix.png", "mistakes.png", "weights.png", "robustness.p
             "dead_relu.png"]
 
 
-def mnist_path():
-    path = os.environ.get("MNIST_DATA")
-    if not path:
-        pytest.fail("set MNIST_DATA to a local MNIST (e.g. ../shared/mnist/mnist.npz)")
-    return path
-
-
 # ---- rotation --------------------------------------------------------------
 @pytest.fixture
 def images():
@@ -68,8 +61,8 @@ def test_rotation_is_bilinear_and_counter_clockwise():
     assert rotate(np.ones((10, 10)), 45)[0, 0] == 0
 
 
-def test_rotate_there_and_back_keeps_a_centred_digit():
-    digits = np.load(mnist_path())["x_test"][:50].astype(np.float64) / 255
+def test_rotate_there_and_back_keeps_a_centred_digit(mnist_arrays):
+    digits = mnist_arrays[2][:50].astype(np.float64) / 255
     back = rotate(rotate(digits, 20), -20)
     # Two bilinear resamplings blur a little; nothing moves.
     corr = [np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in zip(digits, back)]
@@ -101,22 +94,22 @@ def test_noise_is_clipped_and_seeded():
 
 # ---- the whole run ---------------------------------------------------------
 @pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
+def trained_run(tmp_path_factory, mnist_path):
     """train.py for 2 epochs with small hidden layers (a few seconds)."""
     import train
     folder = tmp_path_factory.mktemp("run")
     train.main(["--epochs", "2", "--hidden", "48", "24", "--out", str(folder),
-                "--data", mnist_path()])
+                "--data", mnist_path])
     return folder
 
 
 @pytest.fixture(scope="module")
-def evaluated(trained_run):
+def evaluated(trained_run, mnist_path):
     """evaluate.py run on that model, as a user would: (out folder, evaluation.json, stdout)."""
     out = trained_run / "eval"
     result = subprocess.run([sys.executable, os.path.join(ROOT, "evaluate.py"),
                              "--model", str(trained_run / "model.npz"), "--out", str(out),
-                             "--data", mnist_path(), "--limit", str(LIMIT)],
+                             "--data", mnist_path, "--limit", str(LIMIT)],
                             capture_output=True, text=True, timeout=300,
                             env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr
@@ -132,10 +125,10 @@ def test_every_picture_is_written(evaluated):
     assert not [f for f in os.listdir(out) if f.startswith(".tmp-")]
 
 
-def test_evaluation_numbers_agree_with_the_model(evaluated, trained_run):
+def test_evaluation_numbers_agree_with_the_model(evaluated, trained_run, mnist_path):
     out, ev, stdout = evaluated
     from data import load_mnist
-    _, _, x_test, y_test = load_mnist(mnist_path())
+    _, _, x_test, y_test = load_mnist(mnist_path)
     x_test, y_test = x_test[:LIMIT], y_test[:LIMIT]
     X = x_test.reshape(len(x_test), -1).astype(np.float32) / 255
     model = MLP.load(trained_run / "model.npz")
@@ -185,7 +178,7 @@ def run_evaluate(*args):
                           capture_output=True, text=True, timeout=300)
 
 
-def test_bad_model_or_results_is_one_line_and_writes_nothing(tmp_path, trained_run):
+def test_bad_model_or_results_is_one_line_and_writes_nothing(tmp_path, trained_run, mnist_path):
     (tmp_path / "broken.npz").write_bytes(b"garbage")
     (tmp_path / "broken.json").write_text("{not json")
     cases = [["--model", tmp_path / "missing.npz"],
@@ -194,16 +187,17 @@ def test_bad_model_or_results_is_one_line_and_writes_nothing(tmp_path, trained_r
              ["--model", trained_run / "model.npz", "--results", tmp_path / "nope.json"]]
     for i, case in enumerate(cases):
         out = tmp_path / f"out{i}"
-        result = run_evaluate(*case, "--out", out, "--data", mnist_path())
+        result = run_evaluate(*case, "--out", out, "--data", mnist_path)
         assert result.returncode != 0 and "Traceback" not in result.stderr
         assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
         assert not out.exists() or not os.listdir(out)
 
 
-def test_without_results_json_everything_but_the_dead_relu_plot(tmp_path, trained_run):
+def test_without_results_json_everything_but_the_dead_relu_plot(tmp_path, trained_run,
+                                                                 mnist_path):
     model = tmp_path / "model.npz"  # no results.json beside it
     model.write_bytes((trained_run / "model.npz").read_bytes())
-    result = run_evaluate("--model", model, "--out", tmp_path / "out", "--data", mnist_path(),
+    result = run_evaluate("--model", model, "--out", tmp_path / "out", "--data", mnist_path,
                           "--limit", 500)
     assert result.returncode == 0, result.stderr
     assert "dead_relu.png" in result.stderr  # says why it is missing

@@ -32,26 +32,14 @@ FONTS = ["DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf",
          "DejaVuSansMono.ttf", "DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf"]
 
 
-def mnist_test_images(count):
-    path = os.environ.get("MNIST_DATA")
-    if not path:
-        pytest.fail("set MNIST_DATA to a local MNIST (e.g. ../shared/mnist/mnist.npz)")
-    from data import load_mnist
-    _, _, x_test, y_test = load_mnist(path)
-    return x_test[:count], y_test[:count]
-
-
 @pytest.fixture(scope="module")
-def trained_model():
+def trained_model(mnist_arrays):
     """The default architecture trained for 3 epochs on MNIST's 60000 training
     images (about 97 % test accuracy, a few seconds)."""
-    path = os.environ.get("MNIST_DATA")
-    if not path:
-        pytest.fail("set MNIST_DATA to a local MNIST (e.g. ../shared/mnist/mnist.npz)")
-    from data import load_mnist, prepare
+    from data import prepare
     from optim import SCHEDULES, SGD
     from train import fit
-    train, val, test = prepare(load_mnist(path), val_size=1000)
+    train, val, test = prepare(mnist_arrays, val_size=1000)
     model = MLP((784, 128, 64, 10), dropout=0.1, seed=0)
     fit(model, SGD(lr=0.05, momentum=0.9), train, val, epochs=3, batch_size=64,
         schedule=SCHEDULES["cosine"], log=lambda line: None)
@@ -86,8 +74,8 @@ def ink_box(image, threshold=0.05):
 
 
 # ---- preprocessing ---------------------------------------------------------
-def test_mnist_image_upscaled_and_padded_maps_back_to_itself():
-    images, _ = mnist_test_images(200)
+def test_mnist_image_upscaled_and_padded_maps_back_to_itself(mnist_arrays):
+    images = mnist_arrays[2][:200]
     rng = np.random.default_rng(0)
     sharp, smooth = [], []
     for image in images:
