@@ -1,6 +1,6 @@
 """The same network trained with Keras, as the framework baseline for the README.
 
-    python baseline.py --data ../shared/mnist/mnist.npz --out baseline.json
+    python baseline.py --data path/to/mnist.npz --out baseline.json
 
 Same as the default ``python train.py``: 784-128-64-10, ReLU, He-normal
 weights (untruncated, std sqrt(2 / fan_in), as in model.py), zero biases,
@@ -25,7 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # no TensorFlow start-up cha
 
 import numpy as np  # noqa: E402
 
-from data import DataError, load_mnist, prepare  # noqa: E402
+from data import DATA_HELP, DataError, default_data_path, load_mnist, prepare  # noqa: E402
 from fileio import write_atomically  # noqa: E402
 from train import (NUM_CLASSES, HelpFormatter, check_writable, fraction,  # noqa: E402
                    non_negative_int, positive_float, positive_int)
@@ -44,8 +44,7 @@ def parse_args(argv=None):
     p.add_argument("--hidden", type=positive_int, nargs="+", default=[128, 64])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--val-size", type=non_negative_int, default=10000)
-    p.add_argument("--data", default=os.environ.get("MNIST_DATA"),
-                   help="a local MNIST (.npz or IDX folder); default: $MNIST_DATA, else keras")
+    p.add_argument("--data", default=default_data_path(), help=DATA_HELP)
     p.add_argument("--out", default="baseline.json", help="JSON file for the results")
     p.add_argument("--verbose", action="store_true", help="Keras' own progress bars")
     return p.parse_args(argv)

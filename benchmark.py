@@ -1,7 +1,7 @@
 """How fast does the from-scratch trainer run, next to the frameworks and the machine's limit?
 
-    python benchmark.py --data ../shared/mnist/mnist.npz           # full run, a few minutes
-    python benchmark.py --data ../shared/mnist/mnist.npz --quick   # a short smoke run
+    python benchmark.py --data path/to/mnist.npz           # full run, a few minutes
+    python benchmark.py --data path/to/mnist.npz --quick   # a short smoke run
 
 Everything is measured in one run, on the same data and settings as the default
 ``python train.py`` (784-128-64-10, dropout 0.1, SGD momentum 0.9, lr 0.05 with
@@ -548,11 +548,12 @@ def benchmark(args):
 
 
 def parse_args(argv=None):
+    from data import DATA_HELP, default_data_path
+    from train import HelpFormatter
     p = argparse.ArgumentParser(
         description="Time our trainer against PyTorch, Keras and the matmul floor.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--data", default=os.environ.get("MNIST_DATA"),
-                   help="a local MNIST (.npz or IDX folder); default: $MNIST_DATA, else keras")
+        formatter_class=HelpFormatter)
+    p.add_argument("--data", default=default_data_path(), help=DATA_HELP)
     p.add_argument("--out", default="docs/benchmark.md", help="markdown file for the tables")
     p.add_argument("--quick", action="store_true",
                    help="a smoke run: 2 epochs everywhere, no 2-thread runs, no scaling")

@@ -20,7 +20,7 @@ import sys
 
 import numpy as np
 
-from data import DataError, load_mnist
+from data import DATA_HELP, DataError, default_data_path, load_mnist
 from fileio import write_atomically
 from model import MLP
 from preprocess import rotate
@@ -41,9 +41,7 @@ def parse_args(argv=None):
     p.add_argument("--results", default=None,
                    help="results.json from the same training run, for the dead-ReLU "
                    "history (default: results.json beside --model, if it is there)")
-    p.add_argument("--data", default=os.environ.get("MNIST_DATA"),
-                   help="a local MNIST: a keras-layout .npz or a folder of the four IDX files "
-                   "(default: $MNIST_DATA, else download through keras)")
+    p.add_argument("--data", default=default_data_path(), help=DATA_HELP)
     p.add_argument("--out", default=None,
                    help="folder for the images and evaluation.json (default: the images "
                    f"to {ASSETS}/, evaluation.json to {DOCS}/, where the README shows them)")

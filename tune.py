@@ -30,7 +30,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from data import DataError, load_mnist, prepare  # noqa: E402
+from data import DATA_HELP, DataError, default_data_path, load_mnist, prepare  # noqa: E402
 from fileio import write_atomically  # noqa: E402
 from model import MLP  # noqa: E402
 from optim import SCHEDULE_NAMES, make_schedule  # noqa: E402
@@ -93,8 +93,7 @@ def parse_args(argv=None):
                    help="the last VAL_SIZE training images are the validation set")
     p.add_argument("--no-test", action="store_true",
                    help="do not retrain the winner and evaluate it on the test set")
-    p.add_argument("--data", default=os.environ.get("MNIST_DATA"),
-                   help="a local MNIST (.npz or IDX folder); default $MNIST_DATA, else keras")
+    p.add_argument("--data", default=default_data_path(), help=DATA_HELP)
     p.add_argument("--out", default="tune_out", help="folder for trials.csv, tune.png, best.txt")
     args = p.parse_args(argv)
     if args.epochs is None:
