@@ -190,7 +190,7 @@ def test_empty_mnist_data_means_unset(monkeypatch):
 def test_generated_files_are_ignored_by_git():
     if not os.path.exists(os.path.join(ROOT, ".git")):
         pytest.skip("not a git checkout")
-    names = ["tune_out/trials.csv", "baseline.json", "runs/x/model.npz"]
+    names = ["tune_out/trials.csv", "baseline.json", "runs/x/model.npz", ".venv/bin/python"]
     proc = subprocess.run(["git", "-C", ROOT, "check-ignore", "--no-index", *names],
                           capture_output=True, text=True)
     assert sorted(proc.stdout.split()) == sorted(names)
