@@ -170,7 +170,8 @@ def plot_mistakes(images, y, pred, confidence, path, shown=MISTAKES_SHOWN, class
     wrong = wrong[np.argsort(-confidence[wrong], kind="stable")][:shown]
     cols = 12
     if len(wrong):
-        mosaic, corners = tile(images[wrong], cols, gap_x=4, gap_top=13)
+        named = noun(classes) == "class"  # names take a line each, digits share one
+        mosaic, corners = tile(images[wrong], cols, gap_x=4, gap_top=18 if named else 13)
     else:  # a perfect score still gets a (blank) picture
         mosaic, corners = np.full(images.shape[1:], np.nan), []
     height, width = mosaic.shape
@@ -180,8 +181,8 @@ def plot_mistakes(images, y, pred, confidence, path, shown=MISTAKES_SHOWN, class
               vmin=0, vmax=1, interpolation="nearest")
     for i, (top, left) in zip(wrong, corners):
         ax.text(left + centre, top - 1.5,
-                f"true {classes[y[i]][:9]}\npred {classes[pred[i]][:9]} {confidence[i]:.0%}"
-                if noun(classes) == "class" else
+                f"true {classes[y[i]][:14]}\npred {classes[pred[i]][:14]}\n{confidence[i]:.1%}"
+                if named else
                 f"true {y[i]} pred {pred[i]}\n{confidence[i]:.1%}",
                 ha="center", va="bottom", fontsize=7, linespacing=1.1)
     ax.axis("off")
