@@ -62,7 +62,8 @@ def write_data(path, shape=(28, 28), num_classes=10, n_train=300, n_test=60, see
 
 
 def run(module, *args):
-    """module.main(args) in-process: (exit message or None, captured by the caller)."""
+    """Run module.main(args) in-process: its exit message (the one line a user would
+    see on stderr) if it failed, None if it succeeded."""
     try:
         module.main([str(a) for a in args])
     except SystemExit as e:
@@ -248,9 +249,13 @@ def test_idx_folder_is_hashed_file_by_file(tmp_path):
 def test_validation_loss_comes_from_the_same_pass_as_validation_accuracy(tiny):
     (X, y), (Xv, yv), _ = data.prepare(data.load_mnist(tiny), 60)
     model = MLP((784, 16, 10), dropout=0.2, l2=1e-3, seed=0)
-    passes = []
+    passes = []  # (rows, train) of every forward pass
     forward = model.forward
-    model.forward = lambda X_, train=False: (passes.append((len(X_), train)), forward(X_, train))[1]
+
+    def counted(X_, train=False):
+        passes.append((len(X_), train))
+        return forward(X_, train)
+    model.forward = counted
     history = train.fit(model, train.SGD(lr=0.05), (X, y), (Xv, yv), epochs=2, batch_size=32,
                         log=lambda line: None)
     assert passes.count((len(Xv), False)) == 2  # one validation pass per epoch
