@@ -107,7 +107,7 @@ def main(argv=None):
         top = np.argsort(-probs, kind="stable")[:TOP]
         names = model.classes  # the digits, unless trained with other --classes
         ranking = "  ".join(f"{names[d]}: {probs[d]:6.1%}" for d in top)
-        line = f"{path}: {names[top[0]]}    top {TOP}: {ranking}"
+        line = f"{path}: {names[top[0]]}    top {len(top)}: {ranking}"  # 2 classes: top 2
         if args.show:
             try:
                 line += f"    (saw {save_seen(image, args.show, path, used_names)})"
