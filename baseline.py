@@ -1,6 +1,6 @@
 """The same network trained with Keras, as the framework baseline for the README.
 
-    python baseline.py --data ../shared/mnist/mnist.npz --out baseline.json
+    python baseline.py --data path/to/mnist.npz --out baseline.json
 
 Same as the default ``python train.py``: 784-128-64-10, ReLU, He-normal
 weights (untruncated, std sqrt(2 / fan_in), as in model.py), zero biases,
@@ -25,7 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # no TensorFlow start-up cha
 
 import numpy as np  # noqa: E402
 
-from data import DataError, load_mnist, prepare  # noqa: E402
+from data import DATA_HELP, DataError, default_data_path, load_mnist, prepare  # noqa: E402
 from fileio import write_atomically  # noqa: E402
 from train import (NUM_CLASSES, HelpFormatter, check_writable, fraction,  # noqa: E402
                    non_negative_int, positive_float, positive_int)
@@ -35,17 +35,19 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description="Train the same MLP with Keras (the framework baseline).",
         formatter_class=HelpFormatter)
-    p.add_argument("--epochs", type=positive_int, default=20)
+    p.add_argument("--epochs", type=positive_int, default=20, help="passes over the training set")
     p.add_argument("--lr", type=positive_float, default=0.05,
                    help="initial learning rate, cosine-decayed per step to 0")
-    p.add_argument("--momentum", type=fraction, default=0.9)
-    p.add_argument("--batch-size", type=positive_int, default=64)
-    p.add_argument("--dropout", type=fraction, default=0.1)
-    p.add_argument("--hidden", type=positive_int, nargs="+", default=[128, 64])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--val-size", type=non_negative_int, default=10000)
-    p.add_argument("--data", default=os.environ.get("MNIST_DATA"),
-                   help="a local MNIST (.npz or IDX folder); default: $MNIST_DATA, else keras")
+    p.add_argument("--momentum", type=fraction, default=0.9, help="SGD momentum")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="examples per update")
+    p.add_argument("--dropout", type=fraction, default=0.1,
+                   help="probability of dropping each hidden unit while training")
+    p.add_argument("--hidden", type=positive_int, nargs="+", default=[128, 64],
+                   help="hidden layer widths")
+    p.add_argument("--seed", type=int, default=0, help="seed of Keras' weights, order, dropout")
+    p.add_argument("--val-size", type=non_negative_int, default=10000,
+                   help="the last VAL_SIZE training images are held out for validation")
+    p.add_argument("--data", default=default_data_path(), help=DATA_HELP)
     p.add_argument("--out", default="baseline.json", help="JSON file for the results")
     p.add_argument("--verbose", action="store_true", help="Keras' own progress bars")
     return p.parse_args(argv)

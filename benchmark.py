@@ -1,7 +1,7 @@
 """How fast does the from-scratch trainer run, next to the frameworks and the machine's limit?
 
-    python benchmark.py --data ../shared/mnist/mnist.npz           # full run, a few minutes
-    python benchmark.py --data ../shared/mnist/mnist.npz --quick   # a short smoke run
+    python benchmark.py --data path/to/mnist.npz           # full run, a few minutes
+    python benchmark.py --data path/to/mnist.npz --quick   # a short smoke run
 
 Everything is measured in one run, on the same data and settings as the default
 ``python train.py`` (784-128-64-10, dropout 0.1, SGD momentum 0.9, lr 0.05 with
@@ -27,7 +27,6 @@ printed and written as markdown (--out) with the command that made them.
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -368,22 +367,17 @@ def first_epoch_reaching(accuracies, seconds, target):
     return f"not within {len(accuracies)} epochs"
 
 
-def machine():
-    import numpy as np
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    blas = ""
-    try:
-        info = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        blas = f", {info['name']} {info['version']}"
-    except Exception:
-        pass
-    return (f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, "
-            f"NumPy {np.__version__}{blas}")
+def provenance_lines(data_path):
+    """The report's lines on where its figures came from (see provenance.py)."""
+    from provenance import environment, summary
+    env = environment(data_path)
+    env["blas"]["threads"] = None  # this process's; the workers set their own, said below
+    data = env["data"]
+    hashes = ", ".join(f"{name} {digest}" for name, digest in (data["sha256"] or {}).items())
+    return [f"Machine and software: {summary(env)}  ",
+            f"BLAS at run time: {env['blas']['config'] or 'unknown'}; 1 thread in every "
+            "worker but the 2-thread ones  ",
+            f"Data: {data['source']}; SHA-256: {hashes or 'unknown'}  "]
 
 
 def benchmark(args):
@@ -417,7 +411,8 @@ def benchmark(args):
     say(f"# Benchmark: the from-scratch NumPy MLP, PyTorch and Keras ({started})")
     say()
     say(f"Made by `{args.command}`  ")
-    say(f"Machine: {machine()}  ")
+    for line in provenance_lines(args.data):
+        say(line)
     say("Network 784-128-64-10, batch 64, dropout 0.1, SGD momentum 0.9, lr 0.05 with cosine "
         "decay, 50,000 training images. Seconds per epoch: medians over epochs of the "
         "training pass alone. Each worker process runs our trainer and, between its epochs, "
@@ -548,11 +543,12 @@ def benchmark(args):
 
 
 def parse_args(argv=None):
+    from data import DATA_HELP, default_data_path
+    from train import HelpFormatter
     p = argparse.ArgumentParser(
         description="Time our trainer against PyTorch, Keras and the matmul floor.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--data", default=os.environ.get("MNIST_DATA"),
-                   help="a local MNIST (.npz or IDX folder); default: $MNIST_DATA, else keras")
+        formatter_class=HelpFormatter)
+    p.add_argument("--data", default=default_data_path(), help=DATA_HELP)
     p.add_argument("--out", default="docs/benchmark.md", help="markdown file for the tables")
     p.add_argument("--quick", action="store_true",
                    help="a smoke run: 2 epochs everywhere, no 2-thread runs, no scaling")

@@ -28,9 +28,23 @@ class DataError(Exception):
     """The data could not be loaded; the message says which file and why."""
 
 
+# The --data flag of every script.
+DATA_HELP = ("a local MNIST: a keras-layout .npz or a folder of the four IDX files "
+             "(default: $MNIST_DATA, else download through keras)")
+
+
+def default_data_path():
+    """$MNIST_DATA, the default of every script's --data. Empty counts as unset
+    (as for most shell variables): ``MNIST_DATA= python train.py`` uses keras."""
+    return os.environ.get("MNIST_DATA") or None
+
+
 def load_mnist(path=None, num_classes=10):
     """MNIST from ``path`` (an .npz file or a folder of IDX files), or through
     keras when path is None."""
+    if path == "":
+        raise DataError("the data path is empty: give a keras-layout .npz or a folder of "
+                        "IDX files, or leave --data out to download MNIST through keras")
     if path is None:
         data = load_keras()
         path = "keras.datasets.mnist"

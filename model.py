@@ -45,9 +45,11 @@ ACTIVATIONS = {
 
 class MLP:
     """MLP(sizes=(784, 128, 64, 10), *, l2=0.0, dropout=0.0, seed=0, dtype=np.float32,
-           activation="relu", batchnorm=False)
+           activation="relu", batchnorm=False, classes=None)
 
     ``sizes`` lists the width of every layer, input first, classes last.
+    ``classes`` names the outputs, output k first (default: "0", "1", ...,
+    the digits for MNIST); saved with the weights, for the tools that show them.
     ``params`` holds W1, b1, W2, b2, ...; Wi has shape (fan_in, fan_out). It is
     the only copy of the weights: change an array there and the model changes.
     ``activation`` is one of ACTIVATIONS. With ``batchnorm`` every hidden layer
@@ -60,10 +62,14 @@ class MLP:
     """
 
     def __init__(self, sizes=(784, 128, 64, 10), *, l2=0.0, dropout=0.0, seed=0,
-                 dtype=np.float32, activation="relu", batchnorm=False):
+                 dtype=np.float32, activation="relu", batchnorm=False, classes=None):
         sizes = tuple(int(s) for s in sizes)
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"sizes must be >= 2 positive integers, got {sizes}")
+        self.classes = (tuple(str(c) for c in range(sizes[-1])) if classes is None
+                        else tuple(str(c) for c in classes))
+        if len(self.classes) != sizes[-1]:
+            raise ValueError(f"{len(self.classes)} class names for {sizes[-1]} outputs")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if activation not in ACTIVATIONS:
@@ -218,7 +224,8 @@ class MLP:
                    for i, stats in enumerate(self.bn_running, start=1) for key in ("mean", "var")}
         write_atomically(path, lambda f: np.savez(
             f, sizes=np.array(self.sizes), l2=self.l2, dropout=self.dropout,
-            activation=self.activation, batchnorm=self.batchnorm, **self.params, **running))
+            activation=self.activation, batchnorm=self.batchnorm,
+            classes=np.array(self.classes, dtype=str), **self.params, **running))
 
     @classmethod
     def load(cls, path):
@@ -256,8 +263,13 @@ class MLP:
             # Files from before the activation and batchnorm options: ReLU, none.
             activation = str(saved["activation"]) if "activation" in saved else "relu"
             batchnorm = bool(saved["batchnorm"]) if "batchnorm" in saved else False
+            # Files from before class names: the outputs are numbered (digits).
+            classes = saved["classes"].tolist() if "classes" in saved else None
+            if classes is not None and (saved["classes"].ndim != 1
+                                        or saved["classes"].dtype.kind != "U"):
+                raise ValueError("classes must be a list of names")
             model = cls(sizes, l2=float(saved["l2"]), dropout=float(saved["dropout"]),
-                        activation=activation, batchnorm=batchnorm)
+                        activation=activation, batchnorm=batchnorm, classes=classes)
             running = {f"bn_{key}{i}": stats[key]
                        for i, stats in enumerate(model.bn_running, start=1) for key in stats}
             for name, value in (*model.params.items(), *running.items()):

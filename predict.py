@@ -5,7 +5,8 @@
 Each image goes through MNIST's preprocessing first (preprocess.mnist_like:
 grayscale, light ink on dark, crop, fit 20x20, centre of mass at the centre),
 because the network only knows digits that look like MNIST's. Prints per
-image the predicted digit and the three most probable digits. --show DIR
+image the predicted digit and the three most probable digits (or classes: a
+model trained with train.py --classes names its own). --show DIR
 saves the 28x28 image the network actually saw, to check the preprocessing.
 
 An image that is missing, unreadable or blank gets one line on stderr; the
@@ -19,6 +20,7 @@ import numpy as np
 
 from model import MLP
 from preprocess import SIZE, mnist_like, read_gray
+from train import HelpFormatter
 
 TOP = 3
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -37,7 +39,7 @@ def default_model():
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description="Predict the digit in each image with a model saved by train.py.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     p.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...): one digit each")
     p.add_argument("--model", default=None,
                    help="weights saved by train.py (default: the most robust shipped model, "
@@ -103,8 +105,9 @@ def main(argv=None):
             continue
         probs = model.forward(image.reshape(1, -1))[0]
         top = np.argsort(-probs, kind="stable")[:TOP]
-        ranking = "  ".join(f"{d}: {probs[d]:6.1%}" for d in top)
-        line = f"{path}: {top[0]}    top {TOP}: {ranking}"
+        names = model.classes  # the digits, unless trained with other --classes
+        ranking = "  ".join(f"{names[d]}: {probs[d]:6.1%}" for d in top)
+        line = f"{path}: {names[top[0]]}    top {len(top)}: {ranking}"  # 2 classes: top 2
         if args.show:
             try:
                 line += f"    (saw {save_seen(image, args.show, path, used_names)})"

@@ -1,7 +1,7 @@
 """Train the from-scratch MLP on MNIST with shuffled mini-batch SGD.
 
     python train.py                               # keras download, default setup
-    python train.py --data ../shared/mnist        # a local copy (IDX folder or .npz)
+    python train.py --data path/to/mnist.npz      # a local copy (.npz or IDX folder)
     python train.py --optimizer adam --lr 1e-3 --dropout 0.2
 
 Prints one line per epoch and the test accuracy; writes loss_curve.png,
@@ -24,12 +24,14 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from augment import Augmenter  # noqa: E402
-from data import DataError, load_mnist, prepare  # noqa: E402
+from data import DATA_HELP, DataError, default_data_path, load_mnist, prepare  # noqa: E402
 from fileio import write_atomically  # noqa: E402
 from model import ACTIVATIONS, MLP  # noqa: E402
 from optim import SCHEDULE_NAMES, SCHEDULES, SGD, Adam, make_schedule  # noqa: E402
+from provenance import environment, weights_sha256  # noqa: E402
 
 NUM_CLASSES = 10
+DIGITS = [str(c) for c in range(NUM_CLASSES)]  # the default class names
 
 
 # ---- command line ----------------------------------------------------------
@@ -55,6 +57,24 @@ non_negative_float = checked(float, lambda v: 0 <= v < np.inf, "a number >= 0")
 fraction = checked(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
 
 
+def class_names(text):
+    """--classes: a file with one name per line, or the names separated by commas
+    ("T-shirt,Trouser,..."). Label k of the data is the k-th name."""
+    if os.path.isfile(text):
+        try:
+            with open(text, encoding="utf-8") as f:
+                names = [line.strip() for line in f if line.strip()]
+        except (OSError, UnicodeDecodeError) as e:
+            raise argparse.ArgumentTypeError(f"cannot read {text} ({e})") from None
+    else:
+        names = [name.strip() for name in text.split(",")]
+    if len(names) < 2 or not all(names) or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(
+            f"must be 2 or more different, non-empty names (comma-separated, or a file with "
+            f"one per line), got {text!r}")
+    return names
+
+
 # Named settings for --preset; flags given explicitly still win.
 PRESETS = {
     # The accuracy record for the required 784-128-64-10 network: see
@@ -78,10 +98,13 @@ def preset_help():
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows each flag's default, unless its help already says it or there is none."""
+    """Shows each flag's default, unless its help already says it or there is none
+    (None, or False for a switch). A default of 0 is shown: ``0 in (None, False)``
+    is True in Python, which once hid --seed 0, --l2 0 and --warmup 0."""
 
     def _get_help_string(self, action):
-        if "(default" in (action.help or "") or action.default in (None, False):
+        if ("(default" in (action.help or "") or action.default is None
+                or action.default is False):
             return action.help
         return super()._get_help_string(action)
 
@@ -134,9 +157,11 @@ def parse_args(argv=None):
                    "the shuffling and the dropout masks; same seed, same results")
     p.add_argument("--val-size", type=non_negative_int, default=10000,
                    help="the last VAL_SIZE training images are held out for validation")
-    p.add_argument("--data", default=os.environ.get("MNIST_DATA"),
-                   help="a local MNIST: a keras-layout .npz or a folder of the four IDX files "
-                   "(default: $MNIST_DATA, else download through keras)")
+    p.add_argument("--data", default=default_data_path(), help=DATA_HELP)
+    p.add_argument("--classes", type=class_names, default=DIGITS,
+                   help="names of the classes, label 0 first: comma-separated or a file with "
+                   "one per line (e.g. Fashion-MNIST's T-shirt,Trouser,...); saved with the "
+                   "model, shown by evaluate.py and predict.py (default: the digits 0..9)")
     p.add_argument("--out", default=".", help="folder for loss_curve.png, results.json, model.npz")
     args = p.parse_args(argv)
     if args.seed < 0:  # NumPy's generators take seeds >= 0 only
@@ -177,8 +202,9 @@ LOSS_EXPLOSION = 1000  # a loss this many times the first one means divergence
 def fit(model, optimizer, train, val, epochs, batch_size, seed=0,
         schedule=SCHEDULES["constant"], log=print, augment=None):
     """Shuffled mini-batch training. Returns a Keras-like history dict:
-    per-epoch lists "loss", "accuracy", "val_accuracy", "seconds" (training
-    pass only), "dead_relu" (per hidden layer), and "iteration_loss".
+    per-epoch lists "loss", "accuracy", "val_loss", "val_accuracy", "seconds"
+    (training pass only), "dead_relu" (per hidden layer), and "iteration_loss".
+    The validation lists stay empty without validation data.
 
     The learning rate at each step is optimizer.lr (as given) times
     schedule(fraction of all steps done). Raises Diverged when the loss stops
@@ -192,7 +218,7 @@ def fit(model, optimizer, train, val, epochs, batch_size, seed=0,
     n = len(X)
     # A generator of its own for the order of examples, reseeded from --seed.
     rng = np.random.default_rng([seed, 1])
-    history = {k: [] for k in ("loss", "accuracy", "val_accuracy", "seconds",
+    history = {k: [] for k in ("loss", "accuracy", "val_loss", "val_accuracy", "seconds",
                                "dead_relu", "iteration_loss")}
     base_lr = optimizer.lr
     steps_per_epoch = -(-n // batch_size)
@@ -237,13 +263,16 @@ def fit(model, optimizer, train, val, epochs, batch_size, seed=0,
             line = (f"Epoch {epoch:{len(str(epochs))}d}/{epochs}  "
                     f"loss {history['loss'][-1]:.4f}  acc {history['accuracy'][-1]:.4f}")
             if len(X_val):
-                probs = model.forward(X_val)  # one pass for both figures
+                probs = model.forward(X_val)  # one pass for all three figures
+                # The same loss as training's (with the L2 term), but no dropout.
+                history["val_loss"].append(model.data_loss(y_val) + model.l2_penalty())
                 history["val_accuracy"].append(float(np.mean(probs.argmax(axis=1) == y_val)))
                 history["dead_relu"].append(model.dead_fraction())
-                line += f"  val_acc {history['val_accuracy'][-1]:.4f}"
+                line += (f"  val_loss {history['val_loss'][-1]:.4f}"
+                         f"  val_acc {history['val_accuracy'][-1]:.4f}")
             line += f"  {seconds:.2f}s"
-            if history["dead_relu"]:
-                line += "  dead " + " ".join(f"{d:.1%}" for d in history["dead_relu"][-1])
+            if history["dead_relu"]:  # on the validation set, like val_acc
+                line += "  val_dead " + " ".join(f"{d:.1%}" for d in history["dead_relu"][-1])
             log(line)
     except KeyboardInterrupt:
         raise Interrupted(len(history["loss"])) from None
@@ -252,10 +281,20 @@ def fit(model, optimizer, train, val, epochs, batch_size, seed=0,
 
 # ---- outputs ---------------------------------------------------------------
 def plot_history(history, path):
-    """Training loss per iteration and per epoch, and accuracy per epoch."""
+    """loss_curve.png: see history_figure."""
+    import matplotlib.pyplot as plt
+    fig = history_figure(history)
+    write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)
+
+
+def history_figure(history):
+    """Three panels: the training loss per iteration; the loss per epoch, training
+    against validation (where overfitting shows); the accuracy per epoch."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     losses = np.asarray(history["iteration_loss"])
     iters = np.arange(1, len(losses) + 1)
@@ -263,7 +302,7 @@ def plot_history(history, path):
     epochs = np.arange(1, len(history["loss"]) + 1)
     window = max(1, min(100, len(losses) // 20))
     smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4))
     ax1.plot(iters, losses, lw=0.4, alpha=0.25, color="C0", label="per iteration")
     ax1.plot(iters[window - 1:], smooth, lw=1, color="C0", label=f"mean of {window} iterations")
     # An epoch's mean belongs at its middle, where the running mean passes through it.
@@ -271,16 +310,24 @@ def plot_history(history, path):
     ax1.set(xlabel="iteration", ylabel="cross-entropy loss", yscale="log",
             title="Training loss")
     ax1.legend()
-    ax2.plot(epochs, history["accuracy"], "o-", label="training")
+    ax2.plot(epochs, history["loss"], "o-", label="training (epoch mean, with dropout)")
+    if history.get("val_loss"):
+        ax2.plot(epochs, history["val_loss"], "o-", label="validation (end of epoch)")
+    ax2.set(xlabel="epoch", ylabel="cross-entropy loss", yscale="log",
+            title="Loss per epoch")
+    ax3.plot(epochs, history["accuracy"], "o-", label="training")
     if history["val_accuracy"]:
-        ax2.plot(epochs, history["val_accuracy"], "o-", label="validation")
-    ax2.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
-    ax2.xaxis.get_major_locator().set_params(integer=True)
-    ax2.grid(alpha=0.3)
-    ax2.legend()
+        ax3.plot(epochs, history["val_accuracy"], "o-", label="validation")
+    ax3.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
+    for ax in (ax2, ax3):
+        # Whole epochs only, also for a 1-epoch run (matplotlib would put ticks
+        # at 0.96, 0.98, ... around a single point).
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        ax.set_xlim(0.5, len(epochs) + 0.5)
+        ax.grid(alpha=0.3)
+        ax.legend()
     fig.tight_layout()
-    write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=110))
-    plt.close(fig)
+    return fig
 
 
 def check_writable(folder):
@@ -300,16 +347,16 @@ def main(argv=None):
     t_start = time.perf_counter()
     try:
         check_writable(args.out)
-        data = load_mnist(args.data, NUM_CLASSES)
+        data = load_mnist(args.data, len(args.classes))
         train, val, test = prepare(data, args.val_size, args.data or "keras.datasets.mnist")
     except DataError as e:
         sys.exit(f"error: {e}")
     print(f"data: {args.data or 'keras.datasets.mnist'}: {len(train[0])} training, "
           f"{len(val[0])} validation, {len(test[0])} test images")
 
-    sizes = (train[0].shape[1], *args.hidden, NUM_CLASSES)
+    sizes = (train[0].shape[1], *args.hidden, len(args.classes))
     model = MLP(sizes, l2=args.l2, dropout=args.dropout, seed=args.seed,
-                activation=args.activation, batchnorm=args.batchnorm)
+                activation=args.activation, batchnorm=args.batchnorm, classes=args.classes)
     try:
         schedule = make_schedule(args.schedule, args.epochs, args.warmup, args.step_size,
                                  args.step_factor)
@@ -336,9 +383,15 @@ def main(argv=None):
         "epochs": len(history["loss"]),
         "seconds_per_epoch": float(np.median(history["seconds"])),
         "train_seconds": float(np.sum(history["seconds"])),
-        "hyperparameters": {k: v for k, v in vars(args).items() if k not in ("data", "out", "seed")},
+        "hyperparameters": {k: v for k, v in vars(args).items()
+                            if k not in ("data", "out", "seed", "classes")},
         "seed": args.seed,
         "sizes": list(sizes),
+        "image_shape": list(data[0].shape[1:]),
+        "classes": list(args.classes),
+        # Identifies the model.npz of this run (evaluate.py checks it).
+        "weights_sha256": weights_sha256(model.params),
+        "environment": environment(args.data),
         "history": {k: v for k, v in history.items() if k != "iteration_loss"},
     }
     try:

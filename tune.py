@@ -30,12 +30,12 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from data import DataError, load_mnist, prepare  # noqa: E402
+from data import DATA_HELP, DataError, default_data_path, load_mnist, prepare  # noqa: E402
 from fileio import write_atomically  # noqa: E402
 from model import MLP  # noqa: E402
 from optim import SCHEDULE_NAMES, make_schedule  # noqa: E402
-from train import (NUM_CLASSES, Diverged, HelpFormatter, fit, fraction,  # noqa: E402
-                   make_optimizer, non_negative_float, non_negative_int, positive_float,
+from train import (NUM_CLASSES, Diverged, HelpFormatter, check_writable, fit,  # noqa: E402
+                   fraction, make_optimizer, non_negative_float, non_negative_int, positive_float,
                    positive_int)
 
 # What identifies a trial (and so a row of trials.csv, for resuming).
@@ -76,7 +76,7 @@ def parse_args(argv=None):
                    help="learning-rate schedule of every trial")
     p.add_argument("--epochs", type=positive_int, default=None,
                    help="epochs per trial (default 10; 2 with --quick)")
-    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--batch-size", type=positive_int, default=64, help="examples per update")
     p.add_argument("--search", choices=["grid", "random"], default="grid",
                    help="every combination, or --trials random ones (learning rate and "
                    "L2 log-uniform between the smallest and largest given)")
@@ -93,8 +93,7 @@ def parse_args(argv=None):
                    help="the last VAL_SIZE training images are the validation set")
     p.add_argument("--no-test", action="store_true",
                    help="do not retrain the winner and evaluate it on the test set")
-    p.add_argument("--data", default=os.environ.get("MNIST_DATA"),
-                   help="a local MNIST (.npz or IDX folder); default $MNIST_DATA, else keras")
+    p.add_argument("--data", default=default_data_path(), help=DATA_HELP)
     p.add_argument("--out", default="tune_out", help="folder for trials.csv, tune.png, best.txt")
     args = p.parse_args(argv)
     if args.epochs is None:
@@ -234,8 +233,17 @@ def describe(trial):
 
 # ---- outputs ------------------------------------------------------------------------
 def plot_trials(rows, path):
+    """tune.png: see trials_figure."""
+    import matplotlib.pyplot as plt
+    fig = trials_figure(rows)
+    write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=100))
+    plt.close(fig)
+
+
+def trials_figure(rows):
     """Validation accuracy against learning rate, one line per L2 strength and
-    one panel per hidden size (the best over the other options)."""
+    one panel per hidden size (the best over the other options). Every trial
+    that trained is inside the picture; diverged ones are marked x at the bottom."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -248,9 +256,10 @@ def plot_trials(rows, path):
     for ax, hidden in zip(axes[0], hiddens):
         mine = [r for r in rows if r["hidden"] == hidden]
         if random_search:  # continuous values: a scatter coloured by L2
-            points = ax.scatter([float(r["lr"]) for r in mine],
-                                [r["val_accuracy"] for r in mine],
-                                c=[np.log10(float(r["l2"]) + 1e-8) for r in mine],
+            trained = [r for r in mine if r["val_accuracy"] > 0]
+            points = ax.scatter([float(r["lr"]) for r in trained],
+                                [r["val_accuracy"] for r in trained],
+                                c=[np.log10(float(r["l2"]) + 1e-8) for r in trained],
                                 cmap="viridis")
             fig.colorbar(points, ax=ax, label="log10(L2 + 1e-8)")
         else:
@@ -260,21 +269,25 @@ def plot_trials(rows, path):
                     if float(r["l2"]) == reg:
                         lr = float(r["lr"])
                         best[lr] = max(best.get(lr, 0.0), r["val_accuracy"])
+                best = {lr: acc for lr, acc in best.items() if acc > 0}  # 0: diverged
                 if best:
                     lrs = sorted(best)
                     ax.plot(lrs, [best[lr] for lr in lrs], "o-", label=f"L2 {reg:g}")
+        diverged = [float(r["lr"]) for r in mine if r["val_accuracy"] == 0]
+        if diverged:  # at the bottom edge, whatever the y range
+            ax.plot(diverged, [0.02] * len(diverged), "x", color="red",
+                    transform=ax.get_xaxis_transform(), label="diverged")
         ax.set(xscale="log", xlabel="learning rate", title=f"hidden {hidden}")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("validation accuracy")
     accs = [r["val_accuracy"] for r in rows if r["val_accuracy"] > 0]
-    if accs:  # zoom on the useful range, not on diverged runs at 0
-        top = max(accs)
-        axes[0][0].set_ylim(max(min(accs), top - 0.1) - 0.005, top + 0.005)
+    if accs:  # every trained point, but not the diverged runs' 0
+        margin = max(0.005, 0.05 * (max(accs) - min(accs)))
+        axes[0][0].set_ylim(min(accs) - margin, max(accs) + margin)
     if not random_search:
         axes[0][-1].legend(fontsize=8)
     fig.tight_layout()
-    write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=100))
-    plt.close(fig)
+    return fig
 
 
 def command_line(trial, args):
@@ -291,13 +304,13 @@ def command_line(trial, args):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        os.makedirs(args.out, exist_ok=True)
+        # Before the workers start: a folder that cannot be written (read-only,
+        # under a file) fails now, with one line, not trial by trial.
+        check_writable(args.out)
         # Load once here: a bad path fails now, with a one-line message.
         train, val, test = prepare(load_mnist(args.data, NUM_CLASSES), args.val_size)
     except DataError as e:
         sys.exit(f"error: {e}")
-    except OSError as e:
-        sys.exit(f"error: --out {args.out}: {e.strerror}")
     csv_path = os.path.join(args.out, "trials.csv")
     trials = make_trials(args)
     finished = {trial_key(r): r for r in read_trials(csv_path)}
