@@ -1,0 +1,327 @@
+"""serve.py: the HTTP API from pytest, and the page in a real browser.
+
+The server reads digits with a network that ``python train.py --epochs 3`` trains
+here (a few seconds; about 97 % on MNIST's test set), not with the shipped model:
+what these tests see then depends only on the code under test, and they keep
+holding when the shipped model is retrained or replaced. One test runs
+``python serve.py`` with its default (shipped) model and checks that it answers
+like ``predict.py``.
+
+The digits are drawn from the strokes in STROKES: rendered with Pillow for the
+API tests, and drawn with real pointer input (mouse, pen, touch) on the page's
+canvas in headless Chromium for the browser test. The browser test needs Debian's
+``chromium`` and ``chromium-driver`` and the ``selenium`` package; without them it
+is skipped with a line saying how to install them (under CI=true it fails instead).
+"""
+import concurrent.futures
+import http.client
+import io
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import serve  # noqa: E402
+from predict import load_model  # noqa: E402
+
+# pytest resets the warning filters for each test, undoing preprocess's filter for
+# Pillow's warning about images over 89 MP (test_read_gray.py checks it for users).
+pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+
+# Strokes of a few digits as a person draws them, in pad coordinates (0, 0) top
+# left to (1, 1) bottom right; each stroke a list of points the pen goes through.
+STROKES = {
+    0: [[(0.5 + 0.22 * np.sin(t), 0.5 - 0.32 * np.cos(t))
+         for t in np.linspace(0, 2 * np.pi, 25)]],
+    1: [[(0.46, 0.15), (0.54, 0.85)]],
+    7: [[(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]],
+}
+PEN = 0.06  # the page's stroke width as a fraction of the pad (static/app.js: PEN)
+BROWSER_HELP = ("needs headless Chromium: apt-get install chromium chromium-driver "
+                "and pip install selenium")
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+def under_ci():
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def dense(stroke, step=0.02):
+    """The stroke's polyline with points at most ``step`` apart, as a pen reports them."""
+    points = [stroke[0]]
+    for (x0, y0), (x1, y1) in zip(stroke[:-1], stroke[1:]):
+        n = max(1, int(np.ceil(np.hypot(x1 - x0, y1 - y0) / step)))
+        points += [(x0 + (x1 - x0) * k / n, y0 + (y1 - y0) * k / n) for k in range(1, n + 1)]
+    return points
+
+
+def drawing(digit, size=448, fmt="PNG"):
+    """The bytes of an image file of ``digit`` drawn as on the page: dark round
+    strokes on white."""
+    image = Image.new("L", (size, size), 255)
+    draw = ImageDraw.Draw(image)
+    r = PEN * size / 2
+    for stroke in STROKES[digit]:
+        points = [(x * size, y * size) for x, y in dense(stroke)]
+        draw.line(points, fill=17, width=round(2 * r))
+        for x, y in points:  # round caps and joins, as the canvas draws them
+            draw.ellipse([x - r, y - r, x + r, y + r], fill=17)
+    out = io.BytesIO()
+    image.save(out, fmt)
+    return out.getvalue()
+
+
+# ---- fixtures -----------------------------------------------------------------
+@pytest.fixture(scope="session")
+def model_path(mnist_path, tmp_path_factory):
+    """model.npz from ``python train.py --epochs 3`` (in this process)."""
+    import train
+    out = tmp_path_factory.mktemp("served-model")
+    train.main(["--epochs", "3", "--val-size", "1000", "--data", mnist_path, "--out", str(out)])
+    return str(out / "model.npz")
+
+
+@pytest.fixture(scope="module")
+def server(model_path):
+    """serve.DigitServer on a free port, in a thread of this process: (host, port)."""
+    httpd = serve.DigitServer(("127.0.0.1", 0), load_model(model_path))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd.server_address[:2]
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def start_serve_py(*args):
+    """``python serve.py --port 0 *args`` as a child process: (process, its URL).
+    SIGINT is restored to its default in the child: a shell that starts
+    programs in the background (CI runners, scripts) ignores it, and so would
+    the child."""
+    process = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "serve.py"), "--port", "0", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    first = process.stdout.readline()
+    assert "open http://127.0.0.1:" in first, (first, process.stderr.read())
+    url = first.split("open ")[1].split()[0]
+    return process, url
+
+
+@pytest.fixture(scope="module")
+def served(model_path):
+    """The URL of ``python serve.py --model <model_path>``, running as a child process."""
+    process, url = start_serve_py("--model", model_path)
+    yield url
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=10)
+
+
+def post(address, body, path="/predict", method="POST", headers=None):
+    """(status, headers, decoded JSON) of one request on a new connection."""
+    connection = http.client.HTTPConnection(*address, timeout=30)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def raw(address, data, shut_write=False):
+    """Send ``data`` as it is on a socket; (status, JSON body) of the answer."""
+    with socket.create_connection(address, timeout=30) as sock:
+        sock.sendall(data)
+        if shut_write:
+            sock.shutdown(socket.SHUT_WR)
+        return read_answer(sock)
+
+
+def read_answer(sock):
+    """(status, JSON body) of an answer that ends by closing the connection."""
+    answer = b""
+    while chunk := sock.recv(65536):
+        answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+def address_of(url):
+    host, port = url.split("//")[1].rstrip("/").split(":")
+    return host, int(port)
+
+
+# ---- the API --------------------------------------------------------------------
+@pytest.mark.parametrize("digit", sorted(STROKES))
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_drawn_digit_is_read(server, model_path, digit, fmt):
+    status, headers, answer = post(server, drawing(digit, fmt=fmt))
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    assert answer["digit"] == digit
+    probs = np.array(answer["probs"])
+    assert probs.shape == (10,) and probs.argmax() == digit and probs.sum() == pytest.approx(1, abs=1e-4)
+    image = np.array(answer["image"])
+    assert image.shape == (28, 28) and image.min() >= 0 and image.max() == pytest.approx(1, abs=1e-3)
+    # The hidden activations are this image's: ReLU(x W1 + b1), then ReLU(h1 W2 + b2).
+    params = load_model(model_path).params
+    h1 = np.maximum(image.reshape(-1) @ params["W1"] + params["b1"], 0)
+    h2 = np.maximum(h1 @ params["W2"] + params["b2"], 0)
+    assert [len(h) for h in answer["hidden"]] == [128, 64]
+    np.testing.assert_allclose(answer["hidden"][0], h1, atol=0.02)
+    np.testing.assert_allclose(answer["hidden"][1], h2, atol=0.05)
+
+
+def png_of(array):
+    out = io.BytesIO()
+    Image.fromarray(array).save(out, "PNG")
+    return out.getvalue()
+
+
+BLANK = png_of(np.full((100, 100), 255, np.uint8))
+HUGE = io.BytesIO()
+Image.new("1", (10000, 10000), 1).save(HUGE, "PNG")  # 100 megapixels in 12 kB
+BAD_REQUESTS = {  # name: (raw request, status, words in the error)
+    "not an image": (b"POST /predict HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", 400,
+                     "cannot read it as an image"),
+    "empty": (b"POST /predict HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 400, "empty"),
+    "blank": (b"POST /predict HTTP/1.1\r\nContent-Length: %d\r\n\r\n%s" % (len(BLANK), BLANK),
+              422, "blank image"),
+    "truncated": (b"POST /predict HTTP/1.1\r\nContent-Length: 1000\r\n\r\n"
+                  + drawing(7)[:1000], 400, "cannot read it as an image (image file is truncated"),
+    # Only the headers are sent: the server must answer without waiting for 6 MB.
+    "too many bytes": (b"POST /predict HTTP/1.1\r\nContent-Length: 6000000\r\n\r\n", 413,
+                       "6000000 bytes (the limit is 5 MB)"),
+    "too many pixels": (b"POST /predict HTTP/1.1\r\nContent-Length: %d\r\n\r\n%s"
+                        % (len(HUGE.getvalue()), HUGE.getvalue()), 413, "10000x10000 pixels"),
+    "GET /predict": (b"GET /predict HTTP/1.1\r\n\r\n", 405, "use POST /predict"),
+    "PUT /predict": (b"PUT /predict HTTP/1.1\r\nContent-Length: 1\r\n\r\nx", 405, "use POST"),
+    "DELETE /": (b"DELETE / HTTP/1.1\r\n\r\n", 405, "use GET /"),
+    "unknown method": (b"BREW /predict HTTP/1.1\r\n\r\n", 405, "BREW is not allowed"),
+    "GET /nope": (b"GET /nope HTTP/1.1\r\n\r\n", 404, "no page /nope"),
+    "GET /../serve.py": (b"GET /../serve.py HTTP/1.1\r\n\r\n", 404, "no page"),
+    "POST /nope": (b"POST /nope HTTP/1.1\r\nContent-Length: 1\r\n\r\nx", 404, "POST an image"),
+    "no Content-Length": (b"POST /predict HTTP/1.1\r\n\r\n", 411, "missing Content-Length"),
+    "chunked": (b"POST /predict HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+                411, "not chunked"),
+    "Content-Length abc": (b"POST /predict HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400,
+                           "invalid Content-Length 'abc'"),
+    "Content-Length -5": (b"POST /predict HTTP/1.1\r\nContent-Length: -5\r\n\r\n", 400,
+                          "invalid Content-Length '-5'"),
+    "malformed request line": (b"GET / / HTTP/1.1\r\n\r\n", 400, "Bad request syntax"),
+    "header line too long": (b"GET / HTTP/1.1\r\nX: " + b"x" * 70000 + b"\r\n\r\n", 431,
+                             "Line too long"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_REQUESTS)
+def test_bad_request_gets_4xx_and_one_line(server, name):
+    request, expected_status, words = BAD_REQUESTS[name]
+    status, answer = raw(server, request)
+    assert status == expected_status
+    assert list(answer) == ["error"] and words in answer["error"]
+    assert "\n" not in answer["error"] and "Traceback" not in answer["error"]
+
+
+def test_body_shorter_than_its_length(server):
+    status, answer = raw(server, b"POST /predict HTTP/1.1\r\nContent-Length: 100\r\n\r\nabc",
+                         shut_write=True)
+    assert status == 400 and answer["error"] == "the body ended after 3 of its 100 bytes"
+
+
+def test_a_stalled_upload_holds_up_nobody(server, monkeypatch):
+    """A client that stops sending half-way gets 400 after the handler's timeout,
+    its thread ends, and others are answered meanwhile and afterwards."""
+    monkeypatch.setattr(serve.Handler, "timeout", 1.0)
+    threads_before = threading.active_count()
+    with socket.create_connection(server, timeout=30) as stalled:
+        stalled.sendall(b"POST /predict HTTP/1.1\r\nContent-Length: 1000\r\n\r\nabc")
+        assert post(server, drawing(7))[2]["digit"] == 7  # while it is stalled
+        status, answer = read_answer(stalled)  # after the timeout
+    assert status == 408 and "after 3 of the body's 1000 bytes" in answer["error"]
+    assert threads_settle_to(threads_before)
+
+
+def threads_settle_to(count, seconds=3):
+    """Whether this process's thread count falls back to ``count`` within ``seconds``:
+    a handler thread ends just after its answer, not before the client reads it."""
+    deadline = time.monotonic() + seconds
+    while threading.active_count() > count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return threading.active_count() <= count
+
+
+def test_still_answers_after_every_bad_request(server):
+    threads_before = threading.active_count()
+    for request, _, _ in BAD_REQUESTS.values():
+        raw(server, request)
+    for digit in STROKES:
+        assert post(server, drawing(digit))[2]["digit"] == digit
+    assert threads_settle_to(threads_before)  # none of them left behind
+
+
+def test_page_and_its_files(server):
+    connection = http.client.HTTPConnection(*server, timeout=30)
+    for path, kind in [("/", "text/html"), ("/app.js", "text/javascript"),
+                       ("/style.css", "text/css")]:
+        connection.request("GET", path)  # one keep-alive connection for all three
+        response = connection.getresponse()
+        body = response.read().decode()
+        assert response.status == 200 and response.getheader("Content-Type").startswith(kind)
+        # Nothing comes from the internet: the page works with no network.
+        assert "http://" not in body and "https://" not in body and "//cdn" not in body
+    connection.close()
+
+
+def test_200_requests_from_8_threads(served):
+    """All answers right. Prints the latency (run with -s to see it); README,
+    "Draw a digit in your browser", quotes it."""
+    address = address_of(served)
+    bodies = {digit: drawing(digit) for digit in STROKES}
+    jobs = [sorted(STROKES)[i % len(STROKES)] for i in range(200)]
+
+    def one(digit):
+        start = time.perf_counter()
+        status, _, answer = post(address, bodies[digit])
+        return status, answer.get("digit"), digit, time.perf_counter() - start
+
+    start = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, jobs))
+    wall = time.perf_counter() - start
+    assert [(status, got) for status, got, _, _ in results] == [(200, d) for d in jobs]
+    latencies = sorted(seconds for *_, seconds in results)
+    print(f"\n200 requests of a 448x448 PNG from 8 threads to python serve.py: median "
+          f"{1000 * statistics.median(latencies):.0f} ms, 90th percentile "
+          f"{1000 * latencies[179]:.0f} ms, {200 / wall:.0f} requests/s "
+          f"(load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} cores)")
+
+
+def test_serve_py_answers_like_predict_py_and_stops_on_ctrl_c(tmp_path):
+    """The real command with its default (shipped) model: the same answer as
+    predict.py for the same file, and Ctrl-C (SIGINT) stops it with one line."""
+    path = tmp_path / "seven.png"
+    path.write_bytes(drawing(7))
+    process, url = start_serve_py()
+    try:
+        status, _, answer = post(address_of(url), path.read_bytes())
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=10)
+    assert process.returncode == 0 and err == "" and out == "\nstopped.\n"
+    predicted = subprocess.run([sys.executable, os.path.join(ROOT, "predict.py"), str(path)],
+                               capture_output=True, text=True, check=True).stdout
+    # "seven.png: 7    top 3: 7:  99.9%  ..."
+    digit, top = predicted.split(": ", 1)[1].split("    top 3: ")
+    assert status == 200 and answer["digit"] == int(digit)
+    assert f"{answer['probs'][answer['digit']]:6.1%}" == top.split(": ")[1].split("  ")[0]
