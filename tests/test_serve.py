@@ -290,16 +290,21 @@ def test_200_requests_from_8_threads(served):
     bodies = {digit: drawing(digit) for digit in STROKES}
     jobs = [sorted(STROKES)[i % len(STROKES)] for i in range(200)]
 
+    alone = {digit: post(address, body)[2] for digit, body in bodies.items()}
+
     def one(digit):
         start = time.perf_counter()
         status, _, answer = post(address, bodies[digit])
-        return status, answer.get("digit"), digit, time.perf_counter() - start
+        return status, answer, time.perf_counter() - start
 
     start = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         results = list(pool.map(one, jobs))
     wall = time.perf_counter() - start
-    assert [(status, got) for status, got, _, _ in results] == [(200, d) for d in jobs]
+    assert [(status, answer.get("digit")) for status, answer, _ in results] == [
+        (200, digit) for digit in jobs]
+    # Every answer is its own image's, to the last activation: no request saw another's.
+    assert all(answer == alone[digit] for (_, answer, _), digit in zip(results, jobs))
     latencies = sorted(seconds for *_, seconds in results)
     print(f"\n200 requests of a 448x448 PNG from 8 threads to python serve.py: median "
           f"{1000 * statistics.median(latencies):.0f} ms, 90th percentile "
@@ -325,3 +330,149 @@ def test_serve_py_answers_like_predict_py_and_stops_on_ctrl_c(tmp_path):
     digit, top = predicted.split(": ", 1)[1].split("    top 3: ")
     assert status == 200 and answer["digit"] == int(digit)
     assert f"{answer['probs'][answer['digit']]:6.1%}" == top.split(": ")[1].split("  ")[0]
+
+
+# ---- the page in a real browser ---------------------------------------------------
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """Headless Chromium driven by selenium: Debian's chromium and chromium-driver,
+    named by path, so that Selenium Manager never tries to download a browser."""
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.path.exists(path)]
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        missing.append("the selenium package")
+    if missing:
+        reason = f"{BROWSER_HELP} (missing: {', '.join(missing)})"
+        if under_ci():
+            pytest.fail(f"{reason} (CI must run every test)", pytrace=False)
+        pytest.skip(reason)
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+                 f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    yield driver
+    driver.quit()
+
+
+def draw(driver, pad, digit, kind, lift=True):
+    """Draw ``digit``'s strokes on the pad with a pointer of ``kind`` (mouse, pen,
+    touch): real input events, dispatched by the browser as a person's would be."""
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+    from selenium.webdriver.common.actions.pointer_input import PointerInput
+    width, height = pad.size["width"], pad.size["height"]
+
+    def offset(x, y):  # from the pad's centre, in CSS pixels
+        return round((x - 0.5) * width), round((y - 0.5) * height)
+
+    for i, stroke in enumerate(STROKES[digit]):
+        actions = ActionBuilder(driver, mouse=PointerInput(kind, kind), duration=0)
+        points = dense(stroke)
+        actions.pointer_action.move_to(pad, *offset(*points[0]))
+        actions.pointer_action.pointer_down()
+        for point in points[1:]:
+            actions.pointer_action.move_to(pad, *offset(*point))
+        if lift or i < len(STROKES[digit]) - 1:
+            actions.pointer_action.pointer_up()
+        actions.perform()
+
+
+def lift(driver, kind):
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+    from selenium.webdriver.common.actions.pointer_input import PointerInput
+    actions = ActionBuilder(driver, mouse=PointerInput(kind, kind), duration=0)
+    actions.pointer_action.pointer_up()
+    actions.perform()
+
+
+PAD_IS_BLANK = """
+const pad = document.getElementById("pad");
+return pad.getContext("2d").getImageData(0, 0, pad.width, pad.height).data.every(v => v === 255);
+"""
+SEEN_INK = """
+const seen = document.getElementById("seen");
+return seen.getContext("2d").getImageData(0, 0, 28, 28).data.filter((v, i) => i % 4 == 0 && v > 0).length;
+"""
+
+
+def test_page_reads_digits_drawn_in_a_real_browser(browser, served):
+    """Three digits, drawn with a mouse, a pen and a finger; #prediction shows each,
+    while the stroke is still going on and at its end; clear (button or Esc)
+    empties it and the pad. Also at phone width. With SCREENSHOTS=folder, saves
+    draw_a_digit.png and draw_a_digit_phone.png there (for the README)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser
+    driver.set_window_size(960, 800)
+    driver.get(served)
+    pad = driver.find_element(By.ID, "pad")
+    prediction = driver.find_element(By.ID, "prediction")
+    wait = WebDriverWait(driver, 10)
+    assert prediction.text == "" and driver.execute_script(PAD_IS_BLANK)
+
+    def reads(text):
+        wait.until(lambda _: prediction.text == text,
+                   f"#prediction shows {prediction.text!r}, expected {text!r}")
+
+    # A mouse: the answer comes while the button is still down (live), and stays.
+    draw(driver, pad, 1, "mouse", lift=False)
+    reads("1")
+    lift(driver, "mouse")
+    reads("1")
+    driver.find_element(By.ID, "clear").click()
+    reads("")
+    assert driver.execute_script(PAD_IS_BLANK)
+
+    # A pen, then cleared with the keyboard.
+    draw(driver, pad, 0, "pen")
+    reads("0")
+    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+    reads("")
+    assert driver.execute_script(PAD_IS_BLANK)
+
+    # A finger; the look inside is filled in.
+    draw(driver, pad, 7, "touch")
+    reads("7")
+    assert driver.execute_script(SEEN_INK) > 20  # the 28x28 image the network saw
+    for layer, units in ((1, 128), (2, 64)):
+        label = driver.find_element(By.ID, f"hidden{layer}-label").text
+        assert label.startswith(f"hidden layer {layer}: ") and label.endswith(
+            f" of {units} units fire"), label
+    top = driver.find_element(By.CSS_SELECTOR, ".prob.top .d").text
+    assert top == "7"
+    shots = os.environ.get("SCREENSHOTS")
+    if shots:
+        driver.save_screenshot(os.path.join(shots, "draw_a_digit.png"))
+
+    # Nothing came from anywhere but the server, and no script failed.
+    resources = driver.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)")
+    assert resources and all(name.startswith(served) for name in resources), resources
+    errors = [entry["message"] for entry in driver.get_log("browser")
+              if "Uncaught" in entry["message"]]
+    assert errors == []
+
+    # A phone: one column (the answer under the pad, as wide), nothing wider than
+    # the screen, and it still reads.
+    driver.set_window_size(390, 1150)  # tall: the whole page in the picture
+    driver.get(served)
+    pad = driver.find_element(By.ID, "pad")
+    prediction = driver.find_element(By.ID, "prediction")
+    answer = driver.find_element(By.CSS_SELECTOR, ".answer")
+    width = driver.execute_script("return window.innerWidth")
+    assert width <= 400
+    assert driver.execute_script("return document.documentElement.scrollWidth") <= width
+    assert pad.rect["width"] <= width and answer.rect["width"] >= 0.9 * pad.rect["width"]
+    assert answer.rect["y"] >= pad.rect["y"] + pad.rect["height"]
+    draw(driver, pad, 7, "touch")
+    reads("7")
+    if shots:
+        driver.save_screenshot(os.path.join(shots, "draw_a_digit_phone.png"))
