@@ -406,6 +406,7 @@ def test_page_reads_digits_drawn_in_a_real_browser(browser, served):
     while the stroke is still going on and at its end; clear (button or Esc)
     empties it and the pad. Also at phone width. With SCREENSHOTS=folder, saves
     draw_a_digit.png and draw_a_digit_phone.png there (for the README)."""
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
@@ -419,8 +420,10 @@ def test_page_reads_digits_drawn_in_a_real_browser(browser, served):
     assert prediction.text == "" and driver.execute_script(PAD_IS_BLANK)
 
     def reads(text):
-        wait.until(lambda _: prediction.text == text,
-                   f"#prediction shows {prediction.text!r}, expected {text!r}")
+        try:
+            wait.until(lambda _: prediction.text == text)
+        except TimeoutException:
+            pytest.fail(f"#prediction shows {prediction.text!r} after 10 s, expected {text!r}")
 
     # A mouse: the answer comes while the button is still down (live), and stays.
     draw(driver, pad, 1, "mouse", lift=False)
@@ -459,6 +462,16 @@ def test_page_reads_digits_drawn_in_a_real_browser(browser, served):
     errors = [entry["message"] for entry in driver.get_log("browser")
               if "Uncaught" in entry["message"]]
     assert errors == []
+
+    # A slow network: an answer that arrives after the pad was cleared is dropped.
+    driver.execute_script("""
+        const fetchNow = window.fetch;
+        window.fetch = (...args) => fetchNow(...args).then(
+            response => new Promise(resolve => setTimeout(() => resolve(response), 500)));""")
+    draw(driver, pad, 7, "mouse")
+    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+    time.sleep(1.5)
+    assert prediction.text == "" and driver.execute_script(PAD_IS_BLANK)
 
     # A phone: one column (the answer under the pad, as wide), nothing wider than
     # the screen, and it still reads.
