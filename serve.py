@@ -86,10 +86,11 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as e:  # a bug of ours: say so in one line, log the traceback
             traceback.print_exc()
             return self.send_json(500, {"error": f"internal error ({type(e).__name__}: {e})"})
-        # float64 before rounding, so that 0.1 is written 0.1 and not 0.10000000149.
+        # Probabilities to 4 significant digits (a 1e-7 stays visible); the rest to
+        # 3 decimals, in float64 first, so that 0.1 is written 0.1 and not 0.10000000149.
         self.send_json(200, {
             "digit": int(np.argmax(probs)),
-            "probs": np.round(probs.astype(float), 6).tolist(),
+            "probs": [float(f"{p:.4g}") for p in probs],
             "image": np.round(image.astype(float), 3).tolist(),
             "hidden": [np.round(h.astype(float), 3).tolist() for h in hidden],
         })
@@ -215,6 +216,15 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def shown_path(path):
+    """``path`` relative to the current folder when it is inside it: shorter to read."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # on another drive (Windows)
+        return path
+    return path if relative.startswith(os.pardir) else relative
+
+
 def main(argv=None):
     args = parse_args(argv)
     args.model = args.model or default_model()
@@ -229,8 +239,8 @@ def main(argv=None):
     with server:
         host, port = server.server_address[:2]
         shown = "127.0.0.1" if host == "0.0.0.0" else host
-        print(f"Reading digits with {args.model}: open http://{shown}:{port}/ in a browser "
-              "(Ctrl-C stops)", flush=True)
+        print(f"Reading digits with {shown_path(args.model)}: open http://{shown}:{port}/ "
+              "in a browser (Ctrl-C stops)", flush=True)
         server.serve_forever()
 
 
