@@ -470,10 +470,10 @@ def test_page_reads_digits_drawn_in_a_real_browser(browser, served):
     driver.execute_script("""
         const fetchNow = window.fetch;
         window.fetch = (...args) => fetchNow(...args).then(
-            response => new Promise(resolve => setTimeout(() => resolve(response), 500)));""")
+            response => new Promise(resolve => setTimeout(() => resolve(response), 300)));""")
     draw(driver, pad, 7, "mouse")
     driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
-    time.sleep(1.5)
+    time.sleep(1)  # the late answer has arrived by now, and must not be shown
     assert prediction.text == "" and driver.execute_script(PAD_IS_BLANK)
 
     # A phone: one column (the answer under the pad, as wide), nothing wider than
