@@ -188,6 +188,13 @@ class Handler(BaseHTTPRequestHandler):
     def log_request(self, code="-", size="-"):
         pass  # the page sends many requests; errors are logged by send_json
 
+    def log_error(self, format, *args):
+        # http.server logs "Request timed out" whenever a browser leaves a keep-alive
+        # connection idle for TIMEOUT seconds: that is normal, not worth a line. (A
+        # stalled upload is answered with 408, and send_json logs that.)
+        if not format.startswith("Request timed out"):
+            super().log_error(format, *args)
+
 
 class DigitServer(ThreadingHTTPServer):
     """An HTTP server that reads digits with ``model``, one thread per connection."""

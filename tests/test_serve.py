@@ -261,6 +261,19 @@ def threads_settle_to(count, seconds=3):
     return threading.active_count() <= count
 
 
+def test_idle_keep_alive_connection_is_closed_quietly(server, monkeypatch, capsys):
+    """A browser keeps its connection open between requests: after the timeout the
+    server closes it (freeing its thread) without a log line."""
+    monkeypatch.setattr(serve.Handler, "timeout", 0.5)
+    connection = http.client.HTTPConnection(*server, timeout=30)
+    connection.request("GET", "/style.css")
+    assert connection.getresponse().read()
+    time.sleep(1)
+    assert connection.sock.recv(1) == b""  # closed by the server
+    connection.close()
+    assert capsys.readouterr().err == ""
+
+
 def test_still_answers_after_every_bad_request(server):
     threads_before = threading.active_count()
     for request, _, _ in BAD_REQUESTS.values():
