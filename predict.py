@@ -8,8 +8,9 @@ because the network only knows digits that look like MNIST's. Prints per
 image the predicted digit and the three most probable digits. --show DIR
 saves the 28x28 image the network actually saw, to check the preprocessing.
 
-An image that is missing, unreadable or blank gets one line on stderr; the
-others are still classified, and the exit status is 1.
+An image that is missing, unreadable, blank or too large (over 16 megapixels,
+preprocess.MAX_PIXELS; a larger JPEG is read at a reduced scale instead) gets
+one line on stderr; the others are still classified, and the exit status is 1.
 """
 import argparse
 import os

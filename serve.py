@@ -56,7 +56,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/predict":
             return self.wrong_method()
         if path not in PAGES:
-            return self.send_json(404, {"error": f"no page {path}: the page is at /"})
+            return self.not_found()
         name = PAGES[path]
         with open(os.path.join(STATIC, name), "rb") as f:
             body = f.read()
@@ -70,8 +70,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         path = urlsplit(self.path).path
         if path != "/predict":
-            return self.wrong_method() if path in PAGES else self.send_json(
-                404, {"error": f"no such API {path}: POST an image to /predict"})
+            return self.wrong_method()
         body = self.read_body()
         if body is None:
             return  # read_body has answered
@@ -99,9 +98,15 @@ class Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         allow = "POST" if path == "/predict" else "GET" if path in PAGES else None
         if allow is None:
-            return self.send_json(404, {"error": f"no page {path}: the page is at /"})
+            return self.not_found()
         self.send_json(405, {"error": f"{self.command} is not allowed here: use {allow} {path}"},
                        Allow=allow)
+
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = wrong_method
+
+    def not_found(self):
+        self.send_json(404, {"error": f"nothing at {urlsplit(self.path).path}: the page is at /, "
+                                      "the API is POST /predict"})
 
     def handle_expect_100(self):
         """curl asks before it sends a body over 1 MB ("Expect: 100-continue"):
@@ -110,8 +115,6 @@ class Handler(BaseHTTPRequestHandler):
             if self.content_length() is None:
                 return False
         return super().handle_expect_100()
-
-    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = wrong_method
 
     # ---- reading and answering -------------------------------------------------
     def content_length(self):
