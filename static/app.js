@@ -55,12 +55,18 @@ function segment(from, to) {
   ctx.stroke();
 }
 
+function dot([x, y]) {  // (a line of length 0 draws nothing, round caps or not)
+  ctx.beginPath();
+  ctx.arc(x, y, PEN / 2, 0, 2 * Math.PI);
+  ctx.fill();
+}
+
 pad.addEventListener("pointerdown", event => {
   if (event.button !== 0 || stroke) return;  // the main button, finger or pen tip; one at a time
   event.preventDefault();
   pad.setPointerCapture(event.pointerId);  // keep the stroke when it leaves the pad
   stroke = {id: event.pointerId, last: padPoint(event)};
-  segment(stroke.last, stroke.last);  // a tap leaves a dot
+  dot(stroke.last);  // a tap leaves a dot
   drawn = true;
   predictSoon();
 });
@@ -152,6 +158,8 @@ function showError(message) {
   prediction.textContent = "";
   statusLine.textContent = message;
   showProbs(null);
+  showSeen(null);
+  showHidden(null);
 }
 
 // ---- what the network saw and did --------------------------------------------

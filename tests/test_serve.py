@@ -504,6 +504,11 @@ def test_page_reads_digits_drawn_in_a_real_browser(browser, served):
     time.sleep(1)  # the late answer has arrived by now, and must not be shown
     assert prediction.text == "" and driver.execute_script(PAD_IS_BLANK)
 
+    # A tap leaves a dot: ink, and so an answer (whatever digit a dot is).
+    pad.click()
+    wait.until(lambda _: prediction.text != "")
+    assert not driver.execute_script(PAD_IS_BLANK)
+
     # A phone: one column (the answer under the pad, as wide), nothing wider than
     # the screen, and it still reads.
     driver.set_window_size(390, 1150)  # tall: the whole page in the picture
