@@ -239,12 +239,10 @@ def main(argv=None):
     args = parse_args(argv)
     args.model = args.model or default_model()
     try:
-        model = load_model(args.model)
-    except ValueError as e:
+        server = DigitServer((args.host, args.port), load_model(args.model))
+    except ValueError as e:  # the model: load_model's one line
         sys.exit(f"error: {e}")
-    try:
-        server = DigitServer((args.host, args.port), model)
-    except OSError as e:
+    except OSError as e:  # the address: in use, not this machine's, ...
         sys.exit(f"error: cannot listen on {args.host}:{args.port} ({e.strerror or e})")
     with server:
         host, port = server.server_address[:2]

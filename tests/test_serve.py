@@ -363,6 +363,22 @@ def test_serve_py_answers_like_predict_py_and_stops_on_ctrl_c(tmp_path):
     assert f"{answer['probs'][answer['digit']]:6.1%}" == top.split(": ")[1].split("  ")[0]
 
 
+def test_serve_py_bad_model_or_busy_port_is_one_line(tmp_path):
+    not_a_model = tmp_path / "model.npz"
+    not_a_model.write_text("weights?")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        for args, words in [(["--model", str(not_a_model)], "not a saved MLP"),
+                            (["--port", port], f"cannot listen on 127.0.0.1:{port}")]:
+            result = subprocess.run([sys.executable, os.path.join(ROOT, "serve.py"), *args],
+                                    capture_output=True, text=True, timeout=60)
+            assert result.returncode == 1 and result.stdout == ""
+            assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+            assert words in result.stderr
+
+
 # ---- the page in a real browser ---------------------------------------------------
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
