@@ -42,10 +42,10 @@ function resetPad() {
   ctx.lineCap = ctx.lineJoin = "round";
 }
 
-function padPoint(event) {
+function padPoint(event) {  // in the pad's pixels, inside its border
   const box = pad.getBoundingClientRect();
-  return [(event.clientX - box.left) * SIZE / box.width,
-          (event.clientY - box.top) * SIZE / box.height];
+  return [(event.clientX - box.left - pad.clientLeft) * SIZE / pad.clientWidth,
+          (event.clientY - box.top - pad.clientTop) * SIZE / pad.clientHeight];
 }
 
 function segment(from, to) {

@@ -527,7 +527,7 @@ def test_page_reads_digits_drawn_in_a_real_browser(browser, served):
 
     # A phone: one column (the answer under the pad, as wide), nothing wider than
     # the screen, and it still reads.
-    driver.set_window_size(390, 1150)  # tall: the whole page in the picture
+    driver.set_window_size(390, 1300)  # tall: the whole page in the picture
     driver.get(served)
     pad = driver.find_element(By.ID, "pad")
     prediction = driver.find_element(By.ID, "prediction")
