@@ -298,6 +298,28 @@ def test_still_answers_after_every_bad_request(server):
     assert threads_settle_to(threads_before)  # none of them left behind
 
 
+def test_at_most_READ_AT_ONCE_images_are_read_at_once(server, monkeypatch):
+    """Memory stays bounded however many large images arrive together: 12 requests
+    at once, each read held up for 0.2 s, are all answered, READ_AT_ONCE at a time."""
+    reading, most = [0], [0]
+    lock = threading.Lock()
+    read_digit = serve.read_digit
+
+    def slow_read_digit(model, source):
+        with lock:
+            reading[0] += 1
+            most[0] = max(most[0], reading[0])
+        time.sleep(0.2)
+        with lock:
+            reading[0] -= 1
+        return read_digit(model, source)
+
+    monkeypatch.setattr(serve, "read_digit", slow_read_digit)
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(lambda _: post(server, drawing(7))[2]["digit"], range(12)))
+    assert answers == [7] * 12 and most[0] == serve.READ_AT_ONCE
+
+
 def test_page_and_its_files(server):
     connection = http.client.HTTPConnection(*server, timeout=30)
     for path, kind in [("/", "text/html"), ("/app.js", "text/javascript"),
