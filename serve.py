@@ -46,7 +46,7 @@ MAX_BYTES = 5 * 1024 * 1024
 TIMEOUT = 10
 # Images read at the same time, at most. A drawing takes milliseconds and a few MB,
 # but an image at the pixel limit (16 megapixels, from a 30 kB PNG) takes 2 s and
-# 0.95 GB: 8 of them at once needed 7.6 GB. Four keep that under 4 GB; on 2 cores
+# 0.95 GB (measured): 8 of them at once would need 7.6 GB. Four keep it under 4 GB; on 2 cores
 # more would not finish sooner anyway.
 READ_AT_ONCE = 4
 
