@@ -45,9 +45,9 @@ MAX_BYTES = 5 * 1024 * 1024
 # Seconds a client may take to send its request; a stalled upload then frees its thread.
 TIMEOUT = 10
 # Images read at the same time, at most. A drawing takes milliseconds and a few MB,
-# but an image at the pixel limit (16 megapixels, from a 30 kB PNG) takes 2 s and
-# 0.95 GB (measured): 8 of them at once would need 7.6 GB. Four keep it under 4 GB; on 2 cores
-# more would not finish sooner anyway.
+# but one at the pixel limit (16 megapixels, from a 30 kB PNG) took 2 s and 0.95 GB,
+# so 8 at once would need 7.6 GB. Four keep it under 4 GB; on 2 cores more would
+# not finish sooner anyway.
 READ_AT_ONCE = 4
 
 
