@@ -117,11 +117,15 @@ class MLP:
         return (Ws[0].shape[0],) + tuple(W.shape[1] for W in Ws)
 
     # ---- forward -----------------------------------------------------------
-    def forward(self, X, train=False):
+    def forward(self, X, train=False, return_hidden=False):
         """Class probabilities (N, C) for inputs X (N, D); keeps what backward needs.
 
         Dropout is applied to the hidden activations only when ``train`` is True;
         batch normalisation uses the batch's statistics then, else the running ones.
+        With ``return_hidden``, returns (probs, hidden): hidden lists each hidden
+        layer's activations (N, width), for looking inside. (They are also left
+        in ``self.hidden``, but that is overwritten by the next call, from any
+        thread.)
         """
         L = self.num_layers
         h = X
@@ -146,7 +150,7 @@ class MLP:
         # dead_fraction): the probabilities and the hidden activations.
         self._cache = (layers, out_cache, softmax_cache)
         self.probs, self.hidden = probs, hidden
-        return probs
+        return (probs, hidden) if return_hidden else probs
 
     def data_loss(self, y):
         """Mean cross-entropy of the last forward pass against labels y."""

@@ -9,17 +9,19 @@ image the predicted digit and the three most probable digits (or classes: a
 model trained with train.py --classes names its own). --show DIR
 saves the 28x28 image the network actually saw, to check the preprocessing.
 
-An image that is missing, unreadable or blank gets one line on stderr; the
-others are still classified, and the exit status is 1.
+An image that is missing, unreadable, blank or too large (over 16 megapixels,
+preprocess.MAX_PIXELS; a larger JPEG is read at a reduced scale instead) gets
+one line on stderr; the others are still classified, and the exit status is 1.
 """
 import argparse
 import os
 import sys
 
 import numpy as np
+from PIL import UnidentifiedImageError
 
 from model import MLP
-from preprocess import SIZE, mnist_like, read_gray
+from preprocess import SIZE, ImageTooLarge, mnist_like, read_gray
 from train import HelpFormatter
 
 TOP = 3
@@ -49,19 +51,47 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def load_image(path):
-    """The 28x28 MNIST-like version of the image at ``path``; ValueError with
-    a one-line reason if there is none."""
+def load_model(path):
+    """The MLP saved at ``path``, checked to read 28x28 images; ValueError with
+    a one-line reason if it cannot."""
     try:
-        gray = read_gray(path)
+        model = MLP.load(path)
+    except ValueError as e:
+        raise ValueError(f"{e} (train one with train.py, or pass --model)") from None
+    if model.sizes[0] != SIZE * SIZE:
+        raise ValueError(f"{path} expects {model.sizes[0]} inputs, not "
+                         f"{SIZE}x{SIZE} = {SIZE * SIZE} pixels")
+    return model
+
+
+def load_image(source):
+    """The 28x28 MNIST-like version of the image in ``source`` (a path, or a
+    binary file object holding an image file's bytes); ValueError with a
+    one-line reason if there is none: BlankImage when it has no digit,
+    ImageTooLarge when it has too many pixels."""
+    try:
+        gray = read_gray(source)
     except FileNotFoundError:
         raise ValueError("no such file") from None
     except IsADirectoryError:
         raise ValueError("is a folder, not an image") from None
+    except ImageTooLarge:
+        raise  # its own one-line message
     except Exception as e:  # PIL raises many kinds: UnidentifiedImageError, OSError, ...
         reason = getattr(e, "strerror", None) or str(e).split("\n")[0] or type(e).__name__
+        if isinstance(e, UnidentifiedImageError) and not isinstance(source, (str, os.PathLike)):
+            reason = "not an image file Pillow knows"  # its message shows the object's repr
         raise ValueError(f"cannot read it as an image ({reason})") from None
     return mnist_like(gray)  # BlankImage is a ValueError, with its own message
+
+
+def read_digit(model, source):
+    """What ``model`` reads in the image in ``source`` (as for load_image):
+    (image, probs, hidden) - the 28x28 image it saw, the 10 class
+    probabilities, and each hidden layer's activations (1-D arrays)."""
+    image = load_image(source)
+    probs, hidden = model.forward(image.reshape(1, -1), return_hidden=True)
+    return image, probs[0], [h[0] for h in hidden]
 
 
 def save_seen(image, folder, source, used):
@@ -82,12 +112,9 @@ def main(argv=None):
     args = parse_args(argv)
     args.model = args.model or default_model()
     try:
-        model = MLP.load(args.model)
+        model = load_model(args.model)
     except ValueError as e:
-        sys.exit(f"error: {e} (train one with train.py, or pass --model)")
-    if model.sizes[0] != SIZE * SIZE:
-        sys.exit(f"error: {args.model} expects {model.sizes[0]} inputs, not "
-                 f"{SIZE}x{SIZE} = {SIZE * SIZE} pixels")
+        sys.exit(f"error: {e}")
     if args.show:
         try:
             os.makedirs(args.show, exist_ok=True)
@@ -98,12 +125,11 @@ def main(argv=None):
     used_names = set()
     for path in args.images:
         try:
-            image = load_image(path)
+            image, probs, _ = read_digit(model, path)
         except ValueError as e:
             print(f"error: {path}: {e}", file=sys.stderr)
             failed += 1
             continue
-        probs = model.forward(image.reshape(1, -1))[0]
         top = np.argsort(-probs, kind="stable")[:TOP]
         names = model.classes  # the digits, unless trained with other --classes
         ranking = "  ".join(f"{names[d]}: {probs[d]:6.1%}" for d in top)

@@ -14,6 +14,8 @@ must go through the same steps first; ``mnist_like`` does them:
 Pillow (which matplotlib depends on) reads the files and does the resizing;
 everything else is NumPy.
 """
+import warnings
+
 import numpy as np
 from PIL import Image, ImageOps
 
@@ -32,18 +34,51 @@ INK_THRESHOLD = 0.2
 MIN_CONTRAST = 0.1
 
 
+# The most pixels read_gray decodes. Preprocessing holds several float64 copies
+# of the image (about 55 bytes a pixel), so a 10000x10000 picture took 5.5 GB
+# and several seconds; 16 megapixels still takes any phone photo (12 MP) or a
+# 5K screenshot whole. A larger JPEG is decoded at 1/2, 1/4 or 1/8 scale
+# instead, which its decoder does at almost no cost; anything else is refused.
+MAX_PIXELS = 16_000_000
+
+# Pillow warns when it opens an image over its own limit (89 MP). read_gray
+# checks a lower limit itself, right after opening, so the warning would only
+# repeat that, less clearly. (Pillow refuses images over 2x its limit outright.)
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
 class BlankImage(ValueError):
     """There is no digit to see: the image is (almost) one flat colour."""
 
 
-def read_gray(path):
-    """The image at ``path`` as a 2-D float array in [0, 1] (0 black, 1 white).
+class ImageTooLarge(ValueError):
+    """The image has more than MAX_PIXELS pixels (and is not a JPEG that can be
+    decoded at a smaller scale)."""
 
-    Transparent pixels count as white paper (drawing programs often save the
-    background as transparent black). Raises OSError if the file cannot be
-    read or is not an image.
+
+def read_gray(source):
+    """The image in ``source`` as a 2-D float array in [0, 1] (0 black, 1 white).
+
+    ``source`` is a path or a binary file object (``io.BytesIO(data)`` for an
+    image's bytes). Transparent pixels count as white paper (drawing programs
+    often save the background as transparent black). Raises ImageTooLarge,
+    before decoding, for an image of more than MAX_PIXELS pixels; OSError if
+    it cannot be read or is not an image.
     """
-    with Image.open(path) as im:
+    limit = f"the limit is {MAX_PIXELS / 1e6:g} megapixels; scale it down first"
+    try:
+        im = Image.open(source)  # reads the header only
+    except Image.DecompressionBombError:
+        raise ImageTooLarge(f"image too large: over {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} "
+                            f"megapixels ({limit})") from None
+    with im:
+        width, height = im.size
+        if width * height > MAX_PIXELS and im.format == "JPEG":
+            # The mildest of the JPEG decoder's reductions that fits the limit.
+            k = next((k for k in (2, 4, 8) if -(-width // k) * -(-height // k) <= MAX_PIXELS), 8)
+            im.draft(im.mode, (max(1, width // k), max(1, height // k)))
+        if im.width * im.height > MAX_PIXELS:
+            raise ImageTooLarge(f"image too large: {width}x{height} pixels ({limit})")
         im = ImageOps.exif_transpose(im)  # phone photos store their rotation in EXIF
         if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
             rgba = im.convert("RGBA")
