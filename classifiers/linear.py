@@ -22,6 +22,14 @@ floating-point rounding.
 import numpy as np
 
 
+def mean_plus_regularization(loss_sum, dW_sum, W, num_train, reg):
+    """(loss, dW) from the sums over the examples of the data loss (a number)
+    and its gradient (D, C): their means, plus reg * sum(W**2), whose gradient
+    is 2 * reg * W."""
+    loss = loss_sum / num_train + reg * np.sum(W * W)
+    return float(loss), dW_sum / num_train + 2 * reg * W
+
+
 # ---- multiclass SVM (hinge) loss --------------------------------------------
 def svm_loss_naive(W, X, y, reg):
     """(loss, dW) of the multiclass SVM, one example and one class at a time."""
@@ -40,9 +48,7 @@ def svm_loss_naive(W, X, y, reg):
                 # d margin / d W[:, j] = X[i]; d margin / d W[:, y_i] = -X[i].
                 dW[:, j] += X[i]
                 dW[:, y[i]] -= X[i]
-    loss = loss / num_train + reg * np.sum(W * W)
-    dW = dW / num_train + 2 * reg * W
-    return float(loss), dW
+    return mean_plus_regularization(loss, dW, W, num_train, reg)
 
 
 def svm_loss_vectorized(W, X, y, reg):
@@ -53,14 +59,12 @@ def svm_loss_vectorized(W, X, y, reg):
     correct_scores = scores[rows, y][:, None]                    # (N, 1)
     margins = np.maximum(0, scores - correct_scores + 1)         # (N, C)
     margins[rows, y] = 0                                         # j == y_i is not summed
-    loss = margins.sum() / num_train + reg * np.sum(W * W)
     # Each positive margin pulls its class's template towards X[i] and pushes
     # the correct one away: coeff[i, j] = 1 for j with margin > 0, and
     # coeff[i, y_i] = -(number of such j). Then dW = X^T coeff, one product.
     coeff = (margins > 0).astype(W.dtype)                        # (N, C)
     coeff[rows, y] = -coeff.sum(axis=1)
-    dW = X.T @ coeff / num_train + 2 * reg * W                   # (D, C)
-    return float(loss), dW
+    return mean_plus_regularization(margins.sum(), X.T @ coeff, W, num_train, reg)
 
 
 # ---- softmax (cross-entropy) loss -------------------------------------------
@@ -81,9 +85,7 @@ def softmax_loss_naive(W, X, y, reg):
             p_j = np.exp(scores[j] - log_sum)
             # d L_i / d s_j = p_j - [j == y_i]; and d s_j / d W[:, j] = X[i].
             dW[:, j] += (p_j - (j == y[i])) * X[i]
-    loss = loss / num_train + reg * np.sum(W * W)
-    dW = dW / num_train + 2 * reg * W
-    return float(loss), dW
+    return mean_plus_regularization(loss, dW, W, num_train, reg)
 
 
 def softmax_loss_vectorized(W, X, y, reg):
@@ -93,11 +95,10 @@ def softmax_loss_vectorized(W, X, y, reg):
     scores = X @ W                                               # (N, C)
     shifted = scores - scores.max(axis=1, keepdims=True)         # largest is 0: no overflow
     log_sums = np.log(np.exp(shifted).sum(axis=1))               # (N,)
-    loss = np.mean(log_sums - shifted[rows, y]) + reg * np.sum(W * W)
     dscores = np.exp(shifted - log_sums[:, None])                # probabilities (N, C)
     dscores[rows, y] -= 1                                        # probs - onehot(y)
-    dW = X.T @ dscores / num_train + 2 * reg * W                 # (D, C)
-    return float(loss), dW
+    return mean_plus_regularization(np.sum(log_sums - shifted[rows, y]), X.T @ dscores,
+                                    W, num_train, reg)
 
 
 # ---- training by stochastic gradient descent --------------------------------
