@@ -76,7 +76,7 @@ def parse_args(argv=None):
     p.add_argument("--cv-size", type=positive_int, default=10000,
                    help="kNN cross-validation uses the first CV_SIZE training images "
                    "(1000 with --quick)")
-    p.add_argument("--iters", type=positive_int, default=20000,
+    p.add_argument("--iters", type=positive_int, default=10000,
                    help=f"SGD iterations (batches of {BATCH_SIZE}) per linear-classifier "
                    "trial (300 with --quick)")
     p.add_argument("--seed", type=int, default=0,
@@ -504,7 +504,9 @@ def main(argv=None):
     if args.quick:
         train, val, test = ((X[:n], y[:n]) for (X, y), n in (
             (train, QUICK["train_size"]), (val, QUICK["eval_size"]), (test, QUICK["eval_size"])))
-    say = print
+    def say(line):  # flushed, so that progress shows when the output goes to a file
+        print(line, flush=True)
+
     say(f"data: {source}: {len(train[0])} training, {len(val[0])} validation, "
         f"{len(test[0])} test images")
 
