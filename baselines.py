@@ -456,7 +456,7 @@ def report(summary, rows):
         "",
         f"Measured: all {knn['num_test']:,} test images against all {summary['train_size']:,} "
         f"training images, no-loop distances block by block and the vote of the "
-        f"{knn['k']} nearest: {knn['predict_seconds']:.1f} s.",
+        f"k = {knn['k']} nearest: {knn['predict_seconds']:.1f} s.",
         "",
         f"## kNN: {knn['folds']}-fold cross-validation on the first {knn['cv_size']:,} "
         f"training images ({knn['cv_seconds']:.0f} s)",
