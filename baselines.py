@@ -1,7 +1,7 @@
 """Before the network: k-nearest neighbours, a linear SVM and a softmax classifier
 on MNIST, from scratch (classifiers/), compared with the MLP of train.py.
 
-    python baselines.py                            # all of it, about 5 minutes on 2 cores
+    python baselines.py                            # all of it: ~7 minutes on a busy 2-core machine
     python baselines.py --data path/to/mnist.npz   # a local copy, as for train.py
     python baselines.py --quick                    # a smoke run in seconds, into runs/
 
@@ -60,7 +60,7 @@ def parse_args(argv=None):
         description="k-nearest neighbours, a linear SVM and a softmax classifier on MNIST, "
         "from scratch, compared with the MLP of train.py.",
         formatter_class=HelpFormatter)
-    p.add_argument("--data", default=os.environ.get("MNIST_DATA"),
+    p.add_argument("--data", default=os.environ.get("MNIST_DATA") or None,  # empty = unset
                    help="a local MNIST: a keras-layout .npz or a folder of the four IDX files "
                    "(default: $MNIST_DATA, else download through keras)")
     p.add_argument("--out", default=None,
