@@ -165,19 +165,23 @@ def test_same_seed_same_model(rng):
     assert len(runs[0]) == 30
 
 
-@pytest.mark.parametrize("cls, target", [(LinearSVM, 0.88), (Softmax, 0.88)])
-def test_short_real_run(cls, target, mnist):
-    """Two epochs' worth of SGD on real MNIST: a linear classifier is already
-    near its ceiling (~92 %) after a second of training."""
+@pytest.fixture(scope="module")
+def linear_features(mnist):
+    """The real training and test sets as baselines.py gives them to the linear
+    classifiers: centred on the training mean image, plus a column of ones."""
+    from baselines import features
     (X, y), _, (X_test, y_test) = mnist
     mean = X.mean(axis=0)
+    return (features(X, mean), y), (features(X_test, mean), y_test)
 
-    def features(A):
-        return np.hstack([A - mean, np.ones((len(A), 1), np.float32)])
 
+@pytest.mark.parametrize("cls", [LinearSVM, Softmax])
+def test_short_real_run(cls, linear_features):
+    """Two epochs' worth of SGD on real MNIST (500 batches of 200): a linear
+    classifier is already >= 88 % on the test set, near its ceiling (~92 %)."""
+    (X, y), (X_test, y_test) = linear_features
     model = cls(seed=0)
-    history = model.train(features(X), y, learning_rate=0.1, reg=1e-5, num_iters=500,
-                          batch_size=200)
+    history = model.train(X, y, learning_rate=0.1, reg=1e-5, num_iters=500, batch_size=200)
     assert model.W.dtype == np.float32
     assert np.mean(history[-50:]) < 0.5 * history[0]        # the loss falls
-    assert np.mean(model.predict(features(X_test)) == y_test) >= target
+    assert np.mean(model.predict(X_test) == y_test) >= 0.88
