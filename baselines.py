@@ -40,7 +40,7 @@ from data import DataError, load_mnist, prepare  # noqa: E402
 from evaluate import save_figure, tile  # noqa: E402
 from fileio import write_atomically  # noqa: E402
 from model import MLP  # noqa: E402
-from train import NUM_CLASSES, HelpFormatter, check_writable, positive_int  # noqa: E402
+from train import NUM_CLASSES, HelpFormatter, check_writable, checked, positive_int  # noqa: E402
 
 VAL_SIZE = 10000  # train.py's default split
 KS = (1, 3, 5, 8, 10, 12, 15, 20, 50, 100)  # k tried by cross-validation
@@ -73,7 +73,8 @@ def parse_args(argv=None):
                    help="train.py's results.json, for the MLP's row")
     p.add_argument("--model", default="model.npz",
                    help="train.py's model.npz, to time the MLP's predictions")
-    p.add_argument("--cv-size", type=positive_int, default=10000,
+    p.add_argument("--cv-size", default=10000,
+                   type=checked(int, lambda v: v >= 2 * FOLDS, f"an integer >= {2 * FOLDS}"),
                    help="kNN cross-validation uses the first CV_SIZE training images "
                    "(1000 with --quick)")
     p.add_argument("--iters", type=positive_int, default=10000,
@@ -154,7 +155,8 @@ def run_knn(train, val, test, args, say):
         "training images")
     seconds, disagreement = time_distance_methods(X[:n_train], X_test[:n_test])
     for name in ("two_loops", "one_loop", "no_loops"):
-        agree = f"  (max relative difference {disagreement[name]:.1e})" if name in disagreement else ""
+        agree = (f"  (max relative difference {disagreement[name]:.1e})"
+                 if name in disagreement else "")
         say(f"  {name.replace('_', ' '):9}  {seconds[name]:8.4f} s  "
             f"{seconds['two_loops'] / seconds[name]:7.0f}x{agree}")
 
@@ -241,7 +243,8 @@ def run_linear(train, val, test, args, say):
         test_accuracy = float(np.mean(pred == test[1]))
         predict_seconds = median_seconds(lambda: model.predict(test[0]), repeats=5)
         say(f"  best: lr {best['learning_rate']:g}, reg {best['reg']:g}: validation "
-            f"{best['val_accuracy']:.4f}, test {test_accuracy:.4f} ({seconds:.0f} s for the search)")
+            f"{best['val_accuracy']:.4f}, test {test_accuracy:.4f} "
+            f"({seconds:.0f} s for the search)")
         out[name] = {"learning_rate": best["learning_rate"], "reg": best["reg"],
                      "val_accuracy": best["val_accuracy"], "test_accuracy": test_accuracy,
                      "train_seconds": best["train_seconds"], "predict_seconds": predict_seconds,
@@ -277,7 +280,9 @@ def mlp_row(results_path, model_path, test):
     else:
         row["predict_seconds"] = median_seconds(lambda: model.predict(test[0]))
         row["model_test_accuracy"] = model.accuracy(*test)
-        if ("test_accuracy" in row and len(test[1]) == 10000 and abs(row["model_test_accuracy"] - row["test_accuracy"]) > 1e-9):
+        # Only comparable on the whole test set (not with --quick's 1,000 images).
+        same_set = len(test[1]) == 10000 and "test_accuracy" in row
+        if same_set and abs(row["model_test_accuracy"] - row["test_accuracy"]) > 1e-9:
             row["missing"].append(f"{model_path} scores {row['model_test_accuracy']:.4f} on "
                                   f"this test set, {results_path} says {row['test_accuracy']:.4f}: "
                                   "not from the same run?")

@@ -180,8 +180,9 @@ def test_quick_run_scores_knn_on_the_right_images(quick_run, mnist):
     knn = KNearestNeighbor()
     knn.train(X[:5000], y[:5000])
     k = summary["knn"]["k"]
-    assert summary["knn"]["val_accuracy"] == np.mean(knn.predict(X_val[:1000], k) == y_val[:1000])
-    assert summary["knn"]["test_accuracy"] == np.mean(knn.predict(X_test[:1000], k) == y_test[:1000])
+    for name, X_eval, y_eval in (("val", X_val, y_val), ("test", X_test, y_test)):
+        expected = np.mean(knn.predict(X_eval[:1000], k) == y_eval[:1000])
+        assert summary["knn"][f"{name}_accuracy"] == expected
 
 
 def test_quick_run_figures_are_sensible(quick_run):
