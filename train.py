@@ -330,16 +330,17 @@ def history_figure(history):
     return fig
 
 
-def check_writable(folder):
-    """Fail before training, not after, if the results cannot be written."""
+def check_writable(folder, flag="--out"):
+    """Fail before training, not after, if the results cannot be written;
+    the message names the folder's command-line ``flag``."""
     if os.path.exists(folder) and not os.path.isdir(folder):
-        raise DataError(f"--out {folder}: is a file, not a folder")
+        raise DataError(f"{flag} {folder}: is a file, not a folder")
     try:
         os.makedirs(folder, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as e:
-        raise DataError(f"--out {folder}: cannot write there ({e.strerror})") from None
+        raise DataError(f"{flag} {folder}: cannot write there ({e.strerror})") from None
 
 
 def main(argv=None):
