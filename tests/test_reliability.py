@@ -17,12 +17,10 @@ import zipfile
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from layers import cross_entropy, softmax_cross_entropy_backward, softmax_forward  # noqa: E402
-from model import MLP  # noqa: E402
-from fileio import write_atomically  # noqa: E402
+from conftest import ROOT
+from fileio import write_atomically
+from layers import cross_entropy, softmax_cross_entropy_backward, softmax_forward
+from model import MLP
 
 IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
