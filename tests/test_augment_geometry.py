@@ -8,9 +8,11 @@ pixel), both ends of the range reached (with N = 400 draws the chance that
 none falls in the outer 10 % on one side is 0.9**400 = 5e-19), independent
 draws per image and per axis.
 """
+import copy
+
 import numpy as np
 
-from augment import Augmenter
+from augment import Augmenter, gaussian_blur_matrix
 
 SIDE = 28
 CENTRE = (SIDE - 1) / 2  # the augmenter turns and scales about the image's centre
@@ -91,3 +93,30 @@ def test_ink_is_moved_not_made():
         np.testing.assert_allclose(Augmenter(seed=3, **kwargs)(X).sum(axis=1) / ink, 1, atol=0.01)
     ratio = Augmenter(scale=0.2, seed=3)(X).sum(axis=1) / ink
     assert_uniform_over(np.sqrt(ratio), 0.8, 1.2, tol=0.02)
+
+
+def test_elastic_displacement_has_simards_size_and_both_axes_their_own():
+    """Bilinear sampling reproduces a linear ramp exactly, so warping the ramp
+    image value = row reads out each pixel's row displacement (and a column ramp
+    the column displacement). Simard's field is alpha * B U B^T, U uniform(-1, 1)
+    noise (variance 1/3) and B the Gaussian blur: at pixel (i, j) its variance is
+    alpha**2 / 3 * (B**2 row sums)[i] * (B**2 row sums)[j]. The mean square
+    displacement over N independent images must match that within five of its
+    standard errors (measured over the images, which are independent)."""
+    alpha, sigma = 8.0, 4.0
+    r, c = np.mgrid[0:SIDE, 0:SIDE].astype(np.float32)
+    augment = Augmenter(elastic_alpha=alpha, elastic_sigma=sigma, seed=4)
+    twin = copy.deepcopy(augment)  # the same random stream: the same fields
+    rows = augment(np.tile(r.reshape(1, -1), (N, 1))).reshape(N, SIDE, SIDE) - r
+    cols = twin(np.tile(c.reshape(1, -1), (N, 1))).reshape(N, SIDE, SIDE) - c
+    inner = slice(8, 20)  # pixels whose source stays well inside the frame (|d| < 4 px)
+    rows, cols = rows[:, inner, inner], cols[:, inner, inner]
+    weight = (gaussian_blur_matrix(SIDE, sigma) ** 2).sum(axis=1)[inner]
+    expected = alpha ** 2 / 3 * np.outer(weight, weight).mean()
+    for d in (rows, cols):
+        per_image = (d ** 2).mean(axis=(1, 2))
+        error = per_image.std(ddof=1) / np.sqrt(N)
+        assert abs(per_image.mean() - expected) < 5 * error, (per_image.mean(), expected, error)
+    # Two independent fields: the correlation of 400 images' mean displacements
+    # has standard error 0.05.
+    assert abs(np.corrcoef(rows.mean(axis=(1, 2)), cols.mean(axis=(1, 2)))[0, 1]) < 0.25

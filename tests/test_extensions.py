@@ -119,7 +119,9 @@ def test_initialisation_matches_activation(activation, std):
     model = MLP((300, 200, 10), activation=activation, seed=0, dtype=np.float64)
     for i, (fi, fo) in enumerate([(300, 200), (200, 10)], start=1):
         W = model.params[f"W{i}"]
-        assert abs(W.std() / std(fi, fo) - 1) < 0.05
+        # The sample std of n normal draws errs by 1 / sqrt(2 n) (relative) per
+        # standard error: allow five (1.4 % for W1, 7.9 % for W2's 2000 weights).
+        assert abs(W.std() / std(fi, fo) - 1) < 5 / np.sqrt(2 * W.size)
     # The same underlying random numbers as the ReLU network, only scaled.
     relu = MLP((300, 200, 10), seed=0, dtype=np.float64)
     ratio = model.params["W1"] / relu.params["W1"]
