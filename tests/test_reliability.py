@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import zipfile
 
 import numpy as np
@@ -376,7 +377,14 @@ def test_ctrl_c_stops_cleanly_and_writes_nothing(tmp_path):
             if line.startswith("Epoch"):
                 break
         proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=60)
+        # Read the rest through the same text streams: communicate() reads the pipes
+        # beneath them, and would lose the lines the loop above had already buffered
+        # (several epochs' lines arrive in one read on a busy machine).
+        watchdog = threading.Timer(60, proc.kill)
+        watchdog.start()
+        stdout, stderr = proc.stdout.read(), proc.stderr.read()
+        proc.wait()
+        watchdog.cancel()
     finally:
         proc.kill()
     assert proc.returncode != 0
