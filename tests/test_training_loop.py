@@ -26,7 +26,7 @@ import numpy as np
 import model as model_module
 import train
 from augment import Augmenter
-from data import load_mnist, prepare
+from data import load_mnist
 from model import MLP
 from optim import SGD
 
@@ -202,11 +202,18 @@ def run_main(argv):
 
 
 def check_reported_accuracies(folder, stdout, data, val_size):
-    """results.json and the printed line against the saved model, evaluated here."""
+    """results.json and the printed line against the saved model, evaluated here
+    on the validation and test images (scaled here, not by data.prepare)."""
     with open(folder / "results.json") as f:
         results = json.load(f)
     model = MLP.load(folder / "model.npz")
-    _, val, test = prepare(load_mnist(data), val_size)
+    x_train, y_train, x_test, y_test = load_mnist(data)
+
+    def scaled(x):
+        return x.reshape(len(x), -1).astype(np.float32) / 255
+
+    val = scaled(x_train[-val_size:]), y_train[-val_size:]
+    test = scaled(x_test), y_test
     assert results["test_accuracy"] == model.accuracy(*test)
     assert results["val_accuracy"] == model.accuracy(*val)
     assert results["val_accuracy"] == results["history"]["val_accuracy"][-1]
