@@ -36,6 +36,10 @@ def test_prepare_scales_and_splits(mnist_path):
     assert 0 <= X.min() and X.max() == 1
     np.testing.assert_array_equal(Xv[0], data[0][50000].reshape(-1) / np.float32(255))
     assert len(Xt) == len(yt) == 10000
+    # The test images scaled like the training images (a ReLU network's argmax barely
+    # changes when its input is 255 times larger, so accuracy alone would not show it).
+    assert Xt.dtype == np.float32 and 0 <= Xt.min() and Xt.max() == 1
+    np.testing.assert_array_equal(Xt, data[2].reshape(10000, -1) / np.float32(255))
 
 
 def test_truncated_idx_file_is_a_clear_error(tmp_path):

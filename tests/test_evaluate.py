@@ -8,12 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-import evaluate  # noqa: E402
-from model import MLP  # noqa: E402
-from preprocess import rotate  # noqa: E402
+import evaluate
+from conftest import ROOT
+from model import MLP
+from preprocess import rotate
 
 LIMIT = 3000  # test images evaluate.py looks at here: enough to be meaningful, and quick
 PICTURES = ["confusion_matrix.png", "mistakes.png", "weights.png", "robustness.png",
@@ -92,23 +90,44 @@ def test_noise_is_clipped_and_seeded():
     assert 0.2 < a.std() < 0.3  # clipping trims the tails of std 0.3
 
 
+class Spy:
+    """Stands in for a model: remembers the images it is asked to score."""
+
+    def __init__(self):
+        self.seen = []
+
+    def accuracy(self, X, y):
+        self.seen.append(X.copy())
+        return 0.5
+
+
+def test_robustness_scores_the_stated_noise_and_turns_both_ways(images):
+    spy = Spy()
+    y = np.zeros(len(images), int)
+    rob = evaluate.robustness(spy, images, y, noise_stds=[0.0, 0.05], angles=[0, 30], seed=0)
+    assert len(spy.seen) == 2 + 2 * 2
+    clean, noisy, ccw0, ccw30, cw0, cw30 = spy.seen
+    flat = images.reshape(len(images), -1)
+    np.testing.assert_array_equal(clean, flat)
+    # Noise of std 0.05 on pixels uniform in [0, 1]: clipping at the two ends
+    # removes 2 * E|Z|**3 / 6 * std**3 = 0.53 * std**3 of the variance, leaving a
+    # std of 0.0493; 4704 values measure it to +-0.0005 (one standard error).
+    assert 0.045 < np.std(noisy - flat) <= 0.0515
+    np.testing.assert_array_equal(ccw0, flat)
+    np.testing.assert_array_equal(cw0, flat)
+    np.testing.assert_allclose(ccw30, rotate(images, 30).reshape(len(images), -1))
+    np.testing.assert_allclose(cw30, rotate(images, -30).reshape(len(images), -1))
+    assert rob["angle_degrees"] == [0, 30] and rob["noise_std"] == [0.0, 0.05]
+
+
 # ---- the whole run ---------------------------------------------------------
 @pytest.fixture(scope="module")
-def trained_run(tmp_path_factory, mnist_path):
-    """train.py for 2 epochs with small hidden layers (a few seconds)."""
-    import train
-    folder = tmp_path_factory.mktemp("run")
-    train.main(["--epochs", "2", "--hidden", "48", "24", "--out", str(folder),
-                "--data", mnist_path])
-    return folder
-
-
-@pytest.fixture(scope="module")
-def evaluated(trained_run, mnist_path):
-    """evaluate.py run on that model, as a user would: (out folder, evaluation.json, stdout)."""
-    out = trained_run / "eval"
+def evaluated(trained_run, mnist_path, tmp_path_factory):
+    """evaluate.py run as a user would on the model of the shared real run
+    (conftest's trained_run): (out folder, evaluation.json, stdout)."""
+    out = tmp_path_factory.mktemp("eval")
     result = subprocess.run([sys.executable, os.path.join(ROOT, "evaluate.py"),
-                             "--model", str(trained_run / "model.npz"), "--out", str(out),
+                             "--model", str(trained_run.folder / "model.npz"), "--out", str(out),
                              "--data", mnist_path, "--limit", str(LIMIT)],
                             capture_output=True, text=True, timeout=300,
                             env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
@@ -131,7 +150,7 @@ def test_evaluation_numbers_agree_with_the_model(evaluated, trained_run, mnist_p
     _, _, x_test, y_test = load_mnist(mnist_path)
     x_test, y_test = x_test[:LIMIT], y_test[:LIMIT]
     X = x_test.reshape(len(x_test), -1).astype(np.float32) / 255
-    model = MLP.load(trained_run / "model.npz")
+    model = MLP.load(trained_run.folder / "model.npz")
     pred = model.predict(X)
 
     counts = np.array(ev["confusion_matrix"])
@@ -162,9 +181,8 @@ def test_evaluation_numbers_agree_with_the_model(evaluated, trained_run, mnist_p
     ninety = rob["angle_degrees"].index(90)
     assert max(rob["rotation_accuracy_ccw"][ninety], rob["rotation_accuracy_cw"][ninety]) < 0.4
 
-    with open(trained_run / "results.json") as f:
-        assert ev["dead_relu_history"] == json.load(f)["history"]["dead_relu"]
-    assert [len(a) for a in ev["active_fraction_test"]] == [48, 24]
+    assert ev["dead_relu_history"] == trained_run.results["history"]["dead_relu"]
+    assert [len(a) for a in ev["active_fraction_test"]] == [128, 64]
 
     # The terminal table: a header, one row per digit, the averages.
     table = [line for line in stdout.splitlines() if line[:5].strip().isdigit()]
@@ -183,8 +201,8 @@ def test_bad_model_or_results_is_one_line_and_writes_nothing(tmp_path, trained_r
     (tmp_path / "broken.json").write_text("{not json")
     cases = [["--model", tmp_path / "missing.npz"],
              ["--model", tmp_path / "broken.npz"],
-             ["--model", trained_run / "model.npz", "--results", tmp_path / "broken.json"],
-             ["--model", trained_run / "model.npz", "--results", tmp_path / "nope.json"]]
+             ["--model", trained_run.folder / "model.npz", "--results", tmp_path / "broken.json"],
+             ["--model", trained_run.folder / "model.npz", "--results", tmp_path / "nope.json"]]
     for i, case in enumerate(cases):
         out = tmp_path / f"out{i}"
         result = run_evaluate(*case, "--out", out, "--data", mnist_path)
@@ -196,7 +214,7 @@ def test_bad_model_or_results_is_one_line_and_writes_nothing(tmp_path, trained_r
 def test_without_results_json_everything_but_the_dead_relu_plot(tmp_path, trained_run,
                                                                  mnist_path):
     model = tmp_path / "model.npz"  # no results.json beside it
-    model.write_bytes((trained_run / "model.npz").read_bytes())
+    model.write_bytes((trained_run.folder / "model.npz").read_bytes())
     result = run_evaluate("--model", model, "--out", tmp_path / "out", "--data", mnist_path,
                           "--limit", 500)
     assert result.returncode == 0, result.stderr

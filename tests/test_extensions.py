@@ -3,20 +3,15 @@ learning-rate schedules, data augmentation, deeper/wider networks, presets.
 
 Gradient checks run in float64 on tiny networks; nothing here needs MNIST.
 """
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import layers  # noqa: E402
-import train  # noqa: E402
-from augment import Augmenter, affine_elastic, gaussian_blur_matrix  # noqa: E402
-from gradient_check import numerical_gradient, relative_error  # noqa: E402
-from model import ACTIVATIONS, MLP  # noqa: E402
-from optim import SGD, cosine, make_schedule, step_decay, with_warmup  # noqa: E402
+import layers
+import train
+from augment import Augmenter, affine_elastic, gaussian_blur_matrix
+from gradient_check import numerical_gradient, relative_error
+from model import ACTIVATIONS, MLP
+from optim import SGD, cosine, make_schedule, step_decay, with_warmup
 
 
 # ---- gradient checks ---------------------------------------------------------
@@ -124,7 +119,9 @@ def test_initialisation_matches_activation(activation, std):
     model = MLP((300, 200, 10), activation=activation, seed=0, dtype=np.float64)
     for i, (fi, fo) in enumerate([(300, 200), (200, 10)], start=1):
         W = model.params[f"W{i}"]
-        assert abs(W.std() / std(fi, fo) - 1) < 0.05
+        # The sample std of n normal draws errs by 1 / sqrt(2 n) (relative) per
+        # standard error: allow five (1.4 % for W1, 7.9 % for W2's 2000 weights).
+        assert abs(W.std() / std(fi, fo) - 1) < 5 / np.sqrt(2 * W.size)
     # The same underlying random numbers as the ReLU network, only scaled.
     relu = MLP((300, 200, 10), seed=0, dtype=np.float64)
     ratio = model.params["W1"] / relu.params["W1"]
@@ -333,10 +330,19 @@ def test_augmenter_properties(kwargs):
     assert out.min() >= 0 and out.max() <= 1 + 1e-6  # bilinear: a convex mix
     assert not np.allclose(out, X)  # it did something ...
     mass = out.sum(axis=1) / X.sum(axis=1)
-    # ... gently: ink is moved, not made. Elastic warps stretch and squeeze
-    # locally (Simard's alpha 34 changes single images' ink by up to ~50 %).
-    assert abs(mass.mean() - 1) < 0.1
-    assert np.all(np.abs(mass - 1) < (0.7 if kwargs.get("elastic_alpha") else 0.3))
+    # ... gently: ink is moved, not made. Limits from the maths, not from one
+    # draw. Shifts and turns keep each image's ink (Jacobian 1; bilinear sampling
+    # of these smooth strokes errs by < 0.1 %). A size factor k in [1 - s, 1 + s]
+    # multiplies it by k**2. An elastic warp stretches and squeezes locally, so a
+    # single image's ink can double; but the displacement at every pixel has the
+    # same distribution, and the expected image is the original blurred by it,
+    # which keeps the ink: on average over images it is kept (times E[k**2] =
+    # 1 + s**2 / 3 with scaling), up to the sampling error of a mean of 50.
+    s = kwargs.get("scale", 0.0)
+    if not kwargs.get("elastic_alpha"):
+        assert np.all((mass > (1 - s) ** 2 - 0.01) & (mass < (1 + s) ** 2 + 0.01)), mass
+    standard_error = max(mass.std(ddof=1) / np.sqrt(len(mass)), 1e-3)
+    assert abs(mass.mean() - (1 + s ** 2 / 3)) < 5 * standard_error  # |z| > 5: p ~ 6e-7
     again = Augmenter(seed=3, **kwargs)(X)
     np.testing.assert_array_equal(out, again)  # same seed, same result
     assert not np.array_equal(Augmenter(seed=4, **kwargs)(X), out)

@@ -8,7 +8,6 @@ a read_idx that accepts a bad file or returns the wrong numbers.
 import gzip
 import os
 import struct
-import sys
 import tempfile
 import zlib
 
@@ -17,10 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from data import DataError, read_idx  # noqa: E402
+from data import DataError, read_idx
 
 # IDX type codes -> (struct letter, NumPy dtype), from the format's description.
 TYPES = {0x08: ("B", np.uint8), 0x09: ("b", np.int8), 0x0B: ("h", np.int16),

@@ -12,17 +12,16 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import zipfile
 
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from layers import cross_entropy, softmax_cross_entropy_backward, softmax_forward  # noqa: E402
-from model import MLP  # noqa: E402
-from fileio import write_atomically  # noqa: E402
+from conftest import ROOT
+from fileio import write_atomically
+from layers import cross_entropy, softmax_cross_entropy_backward, softmax_forward
+from model import MLP
 
 IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -378,7 +377,14 @@ def test_ctrl_c_stops_cleanly_and_writes_nothing(tmp_path):
             if line.startswith("Epoch"):
                 break
         proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=60)
+        # Read the rest through the same text streams: communicate() reads the pipes
+        # beneath them, and would lose the lines the loop above had already buffered
+        # (several epochs' lines arrive in one read on a busy machine).
+        watchdog = threading.Timer(60, proc.kill)
+        watchdog.start()
+        stdout, stderr = proc.stdout.read(), proc.stderr.read()
+        proc.wait()
+        watchdog.cancel()
     finally:
         proc.kill()
     assert proc.returncode != 0
