@@ -47,9 +47,10 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def load_image(path):
-    """The 28x28 MNIST-like version of the image at ``path``; ValueError with
-    a one-line reason if there is none."""
+def load_image(path, skip=()):
+    """The 28x28 MNIST-like version of the image at ``path`` (a file name or an
+    open binary file); ValueError with a one-line reason if there is none.
+    ``skip``: preprocessing steps to leave out (preprocess.STEPS), for measuring."""
     try:
         gray = read_gray(path)
     except FileNotFoundError:
@@ -59,7 +60,7 @@ def load_image(path):
     except Exception as e:  # PIL raises many kinds: UnidentifiedImageError, OSError, ...
         reason = getattr(e, "strerror", None) or str(e).split("\n")[0] or type(e).__name__
         raise ValueError(f"cannot read it as an image ({reason})") from None
-    return mnist_like(gray)  # BlankImage is a ValueError, with its own message
+    return mnist_like(gray, skip)  # BlankImage is a ValueError, with its own message
 
 
 def save_seen(image, folder, source, used):
