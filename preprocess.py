@@ -203,7 +203,12 @@ def light_on_dark(gray, local=True):
     # paper is the median around each pixel.
     shadowed = local and fitted < 0.8 and min(gray.shape) >= 32
     deviation = gray - (local_median(gray) if shadowed else background)
-    ink_is_dark = np.clip(-deviation, 0, None).sum() > np.clip(deviation, 0, None).sum()
+    # Only what stands out of the paper's grain counts (beyond 3 noise stds):
+    # grain is the same on both sides, and over a large photo it would
+    # outweigh a small digit.
+    grain = 3 * noise
+    ink_is_dark = (np.clip(-deviation - grain, 0, None).sum() >
+                   np.clip(deviation - grain, 0, None).sum())
     bright_ink = 1 - gray if ink_is_dark else gray  # the ink made light
     # The local paper is an opening (below) whose window must be wider than
     # the pen; when the image has no room for one (a blob filling it, a tiny
