@@ -279,7 +279,9 @@ FONT_PACKAGES = [
 
 
 def font_image(path, digit, rng):
-    """``digit`` set in the font at ``path``, dark on light, at a random size and place."""
+    """``digit`` set in the font at ``path``, dark on light, at a random size and
+    place, turned up to 8 degrees either way (a font draws each digit one way
+    only: without a turn, a row would be ten glyphs at ten sizes)."""
     size = int(rng.integers(60, 130))
     face = ImageFont.truetype(path, size)
     canvas = Image.new("L", (2 * size, 2 * size), 235)
@@ -287,7 +289,7 @@ def font_image(path, digit, rng):
     x = rng.integers(0, max(1, 2 * size - (right - left))) - left
     y = rng.integers(0, max(1, 2 * size - (bottom - top))) - top
     ImageDraw.Draw(canvas).text((int(x), int(y)), str(digit), font=face, fill=25)
-    return canvas
+    return canvas.rotate(rng.uniform(-8, 8), resample=Image.BICUBIC, fillcolor=235)
 
 
 # ---- running it -----------------------------------------------------------------
