@@ -492,7 +492,7 @@ def main(argv=None):
         report["ablation_model"] = ablation_name
         report["ablation"] = {}
         variants = [("all steps", ())] + [(f"without {s}", (s,)) for s in STEPS] + \
-            [("no steps (as before issue 9)", STEPS)] + \
+            [("none of the four steps", STEPS)] + \
             [(f"only {s}", tuple(t for t in STEPS if t != s)) for s in STEPS]
         for label, skip in variants:
             skip = tuple(args.without) + skip
