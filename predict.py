@@ -4,7 +4,9 @@
 
 Each image goes through MNIST's preprocessing first (preprocess.mnist_like:
 grayscale, light ink on dark, crop, fit 20x20, centre of mass at the centre),
-because the network only knows digits that look like MNIST's. Prints per
+because the network only knows digits that look like MNIST's - with what a
+photo needs on top: shadows flattened, printed lines dropped, strokes brought
+to MNIST's width, the strongest ink at full intensity. Prints per
 image the predicted digit and the three most probable digits. --show DIR
 saves the 28x28 image the network actually saw, to check the preprocessing.
 
