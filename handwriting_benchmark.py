@@ -211,7 +211,7 @@ def shadow(shape, rng, sharp):
     d = (xx - w / 2) * np.cos(angle) + (yy - h / 2) * np.sin(angle) - rng.uniform(-0.15, 0.15) * w
     soft = rng.uniform(0.5, 1.5) if sharp else 0.3 * max(h, w)
     dark = rng.uniform(0.35, 0.55)  # the shadow keeps 35-55 % of the light
-    return dark + (1 - dark) / (1 + np.exp(-d / soft))
+    return dark + (1 - dark) * 0.5 * (1 + np.tanh(d / (2 * soft)))  # a logistic step
 
 
 def image_of(gray):
