@@ -26,15 +26,15 @@ Everything is drawn from one seed: the same command gives the same numbers.
 """
 import argparse
 import collections
-import glob
 import io
 import json
 import os
 import sys
+import tempfile
 import time
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageFont
 
 from fileio import write_atomically
 from model import MLP
@@ -304,10 +304,16 @@ def encode(image, fmt):
     return buffer
 
 
-def read_as_predict_does(buffer, skip=()):
-    """What predict.py would feed the network for this file (None if it refuses it)."""
+def image_suffix(buffer):
+    """"jpg" or "png", from the encoded bytes' signature."""
+    return "jpg" if buffer.getvalue()[:2] == b"\xff\xd8" else "png"
+
+
+def read_as_predict_does(file, skip=()):
+    """What predict.py would feed the network for this file (a path, or an open
+    binary file; None if it refuses it)."""
     try:
-        return load_image(buffer, skip=skip) if skip else load_image(buffer)
+        return load_image(file, skip=skip) if skip else load_image(file)
     except ValueError:
         return None
 
@@ -356,14 +362,16 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def read_all(buffers, skip=()):
-    """The 28x28 image predict.py makes of each file, flattened (N, 784), and
-    which files it refused (blank, unreadable): those count as wrong."""
-    seen = np.zeros((len(buffers), 784), dtype=np.float32)
-    refused = np.zeros(len(buffers), dtype=bool)
-    for i, buffer in enumerate(buffers):
-        buffer.seek(0)
-        image = read_as_predict_does(buffer, skip)
+def read_all(files, skip=()):
+    """The 28x28 image predict.py makes of each file (paths, or open binary
+    files, read from the start), flattened (N, 784), and which files it refused
+    (blank, unreadable): those count as wrong."""
+    seen = np.zeros((len(files), 784), dtype=np.float32)
+    refused = np.zeros(len(files), dtype=bool)
+    for i, file in enumerate(files):
+        if hasattr(file, "seek"):
+            file.seek(0)
+        image = read_as_predict_does(file, skip)
         if image is None:
             refused[i] = True
         else:
@@ -418,7 +426,7 @@ def sample_picture(path, rows, inputs, seen, per_row=5):
 def markdown(report):
     """The report as the Markdown of docs/handwriting_benchmark.md."""
     models = report["models"]
-    lines = [f"# Handwriting benchmark\n",
+    lines = ["# Handwriting benchmark\n",
              f"Made by `{report['command']}` (seed {report['seed']}, {report['per_digit']} "
              f"handwritten samples per digit and condition, {report['images']} images, "
              f"{report['seconds']:.0f} s at load {report['load']}).\n",
@@ -458,17 +466,21 @@ def main(argv=None):
     models = [(name, MLP.load(path)) for name, path in MODELS if os.path.exists(path)]
     if not models:
         sys.exit("error: no model to measure: train one with train.py")
-    rows, truth, buffers, inputs = [], [], [], []
-    for row, digit, buffer, image in generate(args.per_digit, args.seed):
+    # Every image is saved as a file and read back by its name, as predict.py does.
+    folder = tempfile.TemporaryDirectory(prefix="handwriting-")
+    rows, truth, files, inputs = [], [], [], []
+    for i, (row, digit, buffer, image) in enumerate(generate(args.per_digit, args.seed)):
         rows.append(row)
         truth.append(digit)
-        buffers.append(buffer)
+        files.append(os.path.join(folder.name, f"{i}.{image_suffix(buffer)}"))
+        with open(files[-1], "wb") as f:
+            f.write(buffer.getvalue())
         inputs.append(image)
     truth = np.array(truth)
     skipped = [f"font: {package} (not installed: apt-get install {package})"
                for package, path in FONT_PACKAGES if not os.path.exists(path)]
 
-    seen, refused = read_all(buffers, tuple(args.without))
+    seen, refused = read_all(files, tuple(args.without))
     report = {"command": "python handwriting_benchmark.py" + (" " + " ".join(argv or sys.argv[1:])
                                                               ).rstrip(),
               "seed": args.seed, "per_digit": args.per_digit, "images": len(rows),
@@ -496,13 +508,14 @@ def main(argv=None):
             [(f"only {s}", tuple(t for t in STEPS if t != s)) for s in STEPS]
         for label, skip in variants:
             skip = tuple(args.without) + skip
-            s, r = (seen, refused) if skip == tuple(args.without) else read_all(buffers, skip)
+            s, r = (seen, refused) if skip == tuple(args.without) else read_all(files, skip)
             predicted = np.where(r, -1, ablation_model.predict(s))
             report["ablation"][label] = {
                 "overall": float(np.mean(predicted[handwritten] == truth[handwritten])),
                 "rows": accuracy_table(rows, truth, predicted)}
             print(f"{label:36s} {report['ablation'][label]['overall']:.1%}", flush=True)
 
+    folder.cleanup()
     report["seconds"] = time.perf_counter() - started
     report["load"] = f"{os.getloadavg()[0]:.1f}"
     print(f"\n{'condition':45s}" + "".join(f"{m:>10s}" for m in report["models"]))

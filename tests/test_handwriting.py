@@ -11,7 +11,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import handwriting_benchmark as hb  # noqa: E402
-import preprocess  # noqa: E402
 from model import MLP  # noqa: E402
 from preprocess import (MNIST_STROKE_WIDTH, STEPS, label_components, light_on_dark,  # noqa: E402
                         max_filter, mnist_like, separate_ink, stroke_width)
