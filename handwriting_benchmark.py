@@ -320,11 +320,12 @@ def read_as_predict_does(file, skip=()):
 
 def generate(per_digit, seed, conditions=None, digits=range(10), fonts=True):
     """Yield (row, digit, encoded bytes, the drawn image) for every test image.
-    Each image's randomness comes from (seed, digit, sample) for the strokes and
-    (seed, digit, sample, condition) for the page, so any subset of rows or
-    digits draws the same images as the full run."""
+    Each image's randomness comes from (seed, digit, sample): one generator for
+    the strokes, one for the pages of all conditions, drawn in turn (all of
+    them, even for a few rows), so any subset of rows or digits draws the same
+    images as the full run; (seed, digit, sample, 2) for a font's page."""
     wanted = CONDITIONS if conditions is None else conditions
-    for digit in digits:
+    for digit in digits if wanted else ():
         for sample in range(per_digit):
             strokes, pressure = handwritten_strokes(
                 digit, np.random.default_rng([seed, digit, sample]))
