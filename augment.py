@@ -180,7 +180,7 @@ def restore_ink(eroded, images, max_gain=3.0):
     peak = images.max(axis=(1, 2), keepdims=True)
     near = _neighbourhood(_neighbourhood(eroded, np.maximum, DOWN_RIGHT), np.maximum, UP_LEFT)
     gain = np.minimum(peak / np.maximum(near, eroded.dtype.type(1e-6)), eroded.dtype.type(max_gain))
-    return np.minimum(eroded * gain, peak)
+    return eroded * gain  # at most the peak, as eroded <= near
 
 
 def stroke_width(X, change, side=SIDE):
