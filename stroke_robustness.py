@@ -1,6 +1,7 @@
 """How well saved models read MNIST digits re-drawn with another pen or slant.
 
     python stroke_robustness.py models/robust/model.npz model.npz [--data path/to/mnist.npz]
+    python stroke_robustness.py robust=models/robust/model.npz default=model.npz  # named columns
 
 Each digit of MNIST's test set (or, with --split val, of the validation set:
 the last 10,000 training images, which is where augmentation strengths are
@@ -127,7 +128,8 @@ def save_samples(X, path, seed=0):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("models", nargs="+", help="model.npz files saved by train.py")
+    p.add_argument("models", nargs="+",
+                   help="model.npz files saved by train.py, each as PATH or NAME=PATH")
     p.add_argument("--data", default=os.environ.get("MNIST_DATA"),
                    help="a local MNIST (default: $MNIST_DATA, else keras.datasets.mnist)")
     p.add_argument("--split", choices=["test", "val"], default="test",
@@ -138,7 +140,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     try:
         train, val, test = prepare(load_mnist(args.data), 10000, args.data or "keras")
-        models = {path: MLP.load(path) for path in args.models}
+        named = dict(m.split("=", 1) if "=" in m else (m, m) for m in args.models)
+        models = {name: MLP.load(path) for name, path in named.items()}
     except (DataError, ValueError) as e:
         sys.exit(f"error: {e}")
     X, y = test if args.split == "test" else val
@@ -146,15 +149,15 @@ def main(argv=None):
         save_samples(X[[0, 1, 4, 7, 8, 11]], args.samples)
     table = {}
     print(f"{args.split} set, {len(y)} images: accuracy per condition")
-    print(f"{'condition':28s}" + "".join(f"{path[-30:]:>32s}" for path in models))
+    print(f"{'condition':28s}" + "".join(f"{name[-30:]:>32s}" for name in models))
     for name, make in conditions(X).items():
         images = make()
-        table[name] = {path: float(np.mean(m.predict(images) == y)) for path, m in models.items()}
+        table[name] = {model: float(np.mean(m.predict(images) == y)) for model, m in models.items()}
         print(f"{name:28s}" + "".join(f"{acc:32.2%}" for acc in table[name].values()),
               flush=True)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"split": args.split, "accuracy": table}, f, indent=2)
+            json.dump({"split": args.split, "models": named, "accuracy": table}, f, indent=2)
 
 
 if __name__ == "__main__":
