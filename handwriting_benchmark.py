@@ -447,14 +447,13 @@ def markdown(report):
         pairs = ", ".join(f"{t} as {'refused' if p < 0 else p} ({c})"
                           for t, p, c in report["confusions"][m])
         lines.append(f"Most common confusions, {m} model: {pairs}.\n")
-    if report.get("ablation"):
-        lines += ["## Ablation: what each preprocessing step buys\n",
+    for model, ablation in report.get("ablation", {}).items():
+        lines += [f"## Ablation: what each preprocessing step buys, {model} model\n",
                   "Accuracy over all handwritten conditions and per condition, with each step "
-                  "switched off in turn, and with each step alone, "
-                  f"{report['ablation_model']} model:\n",
+                  "switched off in turn, with none, and with each step alone:\n",
                   "| preprocessing | all conditions | " + " | ".join(report["rows"]) + " |",
                   "|---|---:|" + "---:|" * len(report["rows"])]
-        for name, table in report["ablation"].items():
+        for name, table in ablation.items():
             lines.append(f"| {name} | {table['overall']:.1%} | " +
                          " | ".join(f"{table['rows'][r]:.0%}" for r in report["rows"]) + " |")
         lines.append("")
@@ -498,23 +497,25 @@ def main(argv=None):
     report["rows"] = list(report["accuracy"][models[0][0]])
 
     if args.ablation:
-        # Each step switched off in turn (what it adds to the others), then
-        # each step alone (what it adds to the pipeline as it was before them).
-        ablation_name, ablation_model = models[-1]  # the model predict.py uses
+        # Each step switched off in turn (what it adds to the others), then none
+        # and each step alone (what it adds to the pipeline without the others).
+        # Reading is the slow part: every model reads the same images.
         handwritten = np.isin(rows, CONDITIONS)
-        report["ablation_model"] = ablation_name
-        report["ablation"] = {}
+        report["ablation"] = {name: {} for name, _ in models}
         variants = [("all steps", ())] + [(f"without {s}", (s,)) for s in STEPS] + \
             [("none of the four steps", STEPS)] + \
             [(f"only {s}", tuple(t for t in STEPS if t != s)) for s in STEPS]
         for label, skip in variants:
             skip = tuple(args.without) + skip
             s, r = (seen, refused) if skip == tuple(args.without) else read_all(files, skip)
-            predicted = np.where(r, -1, ablation_model.predict(s))
-            report["ablation"][label] = {
-                "overall": float(np.mean(predicted[handwritten] == truth[handwritten])),
-                "rows": accuracy_table(rows, truth, predicted)}
-            print(f"{label:36s} {report['ablation'][label]['overall']:.1%}", flush=True)
+            for name, model in models:
+                predicted = np.where(r, -1, model.predict(s))
+                report["ablation"][name][label] = {
+                    "overall": float(np.mean(predicted[handwritten] == truth[handwritten])),
+                    "rows": accuracy_table(rows, truth, predicted)}
+            print(f"{label:36s} " + "  ".join(
+                f"{name} {report['ablation'][name][label]['overall']:.1%}" for name, _ in models),
+                flush=True)
 
     folder.cleanup()
     report["seconds"] = time.perf_counter() - started
