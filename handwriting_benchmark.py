@@ -464,9 +464,19 @@ def markdown(report):
 def main(argv=None):
     args = parse_args(argv)
     started = time.perf_counter()
-    models = [(name, MLP.load(path)) for name, path in MODELS if os.path.exists(path)]
+    try:
+        models = [(name, MLP.load(path)) for name, path in MODELS if os.path.exists(path)]
+    except ValueError as e:
+        sys.exit(f"error: {e}")
     if not models:
         sys.exit("error: no model to measure: train one with train.py")
+    docs = args.out or os.path.join(HERE, "docs")
+    assets = args.out or os.path.join(HERE, "assets")
+    for out in (docs, assets):  # before the long part, so a bad --out fails at once
+        try:
+            os.makedirs(out, exist_ok=True)
+        except OSError as e:
+            sys.exit(f"error: cannot create {out} ({e.strerror})")
     # Every image is saved as a file and read back by its name, as predict.py does.
     folder = tempfile.TemporaryDirectory(prefix="handwriting-")
     rows, truth, files, inputs = [], [], [], []
@@ -532,10 +542,6 @@ def main(argv=None):
             f"{t}->{'refused' if p < 0 else p} x{c}" for t, p, c in report["confusions"][m]))
     print(f"{len(rows)} images in {report['seconds']:.0f} s (load {report['load']})")
 
-    docs = args.out or os.path.join(HERE, "docs")
-    assets = args.out or os.path.join(HERE, "assets")
-    os.makedirs(docs, exist_ok=True)
-    os.makedirs(assets, exist_ok=True)
     write_atomically(os.path.join(docs, "handwriting_benchmark.json"),
                      lambda f: f.write(json.dumps(report, indent=1).encode()))
     write_atomically(os.path.join(docs, "handwriting_benchmark.md"),
