@@ -237,3 +237,10 @@ def test_benchmark_command_writes_its_report(tmp_path, monkeypatch):
     assert set(data["accuracy"]["default"]) >= set(hb.CONDITIONS)
     picture = Image.open(tmp_path / "handwriting_samples.png")
     assert picture.size[0] > 500 and picture.size[1] > 1000
+
+
+def test_benchmark_refuses_an_unwritable_out_at_once(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(SystemExit) as exit:
+        hb.main(["--out", str(tmp_path / "file" / "report")])
+    assert str(exit.value.code).startswith("error: cannot create") and "\n" not in str(exit.value.code)
