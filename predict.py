@@ -4,9 +4,11 @@
 
 Each image goes through MNIST's preprocessing first (preprocess.mnist_like:
 grayscale, light ink on dark, crop, fit 20x20, centre of mass at the centre),
-because the network only knows digits that look like MNIST's. Prints per
-image the predicted digit and the three most probable digits (or classes: a
-model trained with train.py --classes names its own). --show DIR
+because the network only knows digits that look like MNIST's - with what a
+photo needs on top: shadows flattened, printed lines dropped, strokes brought
+to MNIST's width, the strongest ink at full intensity. Prints per image the
+predicted digit and the three most probable digits (or classes: a model
+trained with train.py --classes names its own). --show DIR
 saves the 28x28 image the network actually saw, to check the preprocessing.
 
 An image that is missing, unreadable, blank or too large (over 16 megapixels,
@@ -64,11 +66,12 @@ def load_model(path):
     return model
 
 
-def load_image(source):
+def load_image(source, skip=()):
     """The 28x28 MNIST-like version of the image in ``source`` (a path, or a
     binary file object holding an image file's bytes); ValueError with a
     one-line reason if there is none: BlankImage when it has no digit,
-    ImageTooLarge when it has too many pixels."""
+    ImageTooLarge when it has too many pixels. ``skip``: preprocessing steps
+    to leave out (preprocess.STEPS), for measuring what each one buys."""
     try:
         gray = read_gray(source)
     except FileNotFoundError:
@@ -82,7 +85,7 @@ def load_image(source):
         if isinstance(e, UnidentifiedImageError) and not isinstance(source, (str, os.PathLike)):
             reason = "not an image file Pillow knows"  # its message shows the object's repr
         raise ValueError(f"cannot read it as an image ({reason})") from None
-    return mnist_like(gray)  # BlankImage is a ValueError, with its own message
+    return mnist_like(gray, skip)  # BlankImage is a ValueError, with its own message
 
 
 def read_digit(model, source):

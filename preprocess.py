@@ -5,11 +5,20 @@ MNIST's digits went through a fixed pipeline (LeCun et al.): the ink's bounding
 box was scaled to fit a 20x20 box, keeping the aspect ratio, and pasted into a
 28x28 field so that the ink's centre of mass sits at the centre, white ink on
 black. The network has only ever seen digits like that, so a photo or drawing
-must go through the same steps first; ``mnist_like`` does them:
+must go through the same steps first. People's photos also have shadows,
+printed lines, pens thinner or bolder than MNIST's; ``mnist_like`` does:
 
-    grayscale -> subtract the paper (a plane fitted to the border pixels)
-    -> light ink on dark (invert if needed) -> crop to the ink
-    -> scale to fit 20x20 -> paste into 28x28, centre of mass at the centre
+    grayscale -> light ink on dark (invert if needed)
+    -> FLATTEN_PAPER: subtract the paper as estimated around every pixel
+       (shadows, uneven light; without it: a plane fitted to the border)
+    -> SEPARATE_INK: keep the digit; drop faint or printed lines and specks
+    -> crop to the ink
+    -> NORMALISE_WIDTH: erode or dilate strokes to a width MNIST's digits have
+    -> scale to fit 20x20 -> RESTRETCH: strongest ink to 1 again
+    -> paste into 28x28, centre of mass at the centre
+
+The four named steps can be switched off one at a time (``skip``), which is
+how handwriting_benchmark.py measures what each one buys.
 
 Pillow (which matplotlib depends on) reads the files and does the resizing;
 everything else is NumPy.
@@ -32,6 +41,17 @@ INK_THRESHOLD = 0.2
 # An image whose ink differs from its paper by less than this (on a 0..1
 # scale), or by less than 5 noise stds, has no digit in it.
 MIN_CONTRAST = 0.1
+
+# The pipeline's optional steps, by name (see the module docstring).
+FLATTEN_PAPER, SEPARATE_INK = "flatten_paper", "separate_ink"
+NORMALISE_WIDTH, RESTRETCH = "normalise_width", "restretch"
+STEPS = (FLATTEN_PAPER, SEPARATE_INK, NORMALISE_WIDTH, RESTRETCH)
+# MNIST's stroke width, as ``stroke_width`` measures it on the 28x28 images
+# (digit in a 20x20 box; 2 * ink mass / outline length, in pixels): 2nd
+# percentile, median, 98th percentile over the 60000 training digits.
+MNIST_STROKE_WIDTH = (1.50, 2.36, 3.98)
+WORK_SCALE = 4  # strokes are thinned or thickened at 4x the final size ...
+MAX_WIDTH_STEPS = 12  # ... by at most 12 steps of one pixel a side
 
 
 # The most pixels read_gray decodes. Preprocessing holds several float64 copies
@@ -94,7 +114,8 @@ def paper(gray):
     Photos are rarely evenly lit, so the background is a plane (a + b*row +
     c*column) rather than one level; a centred digit rarely touches the
     border. Border pixels far from the fit (ink that does touch it) are left
-    out and the plane fitted again. Returns (background array, noise std).
+    out and the plane fitted again. Returns (background array, noise std,
+    the fraction of the border the plane fits).
     """
     h, w = gray.shape
     rows, cols = np.mgrid[0:h, 0:w]
@@ -111,16 +132,97 @@ def paper(gray):
         coef = np.linalg.lstsq(A[keep], values[keep], rcond=None)[0]
         residual = values - A @ coef
     noise = 1.4826 * np.median(np.abs(residual[keep]))
-    return coef[0] + coef[1] * rows + coef[2] * cols, noise
+    return coef[0] + coef[1] * rows + coef[2] * cols, noise, keep.mean()
 
 
-def light_on_dark(gray):
+def running_max(image, size, axis):
+    """The maximum over a window of ``size`` (odd) pixels centred on each pixel,
+    along ``axis``; the image's edge is extended by repeating its border pixels.
+
+    By doubling: the maxima over 2 neighbours, then over 4 (the max of two
+    overlapping 2s), 8, ..., up to the largest power of two ``width`` <= size;
+    a window of ``size`` is then covered by two such spans, one starting at
+    its first pixel and one ending at its last. log2(size) whole-array
+    maxima instead of ``size``: a paper-sized shadow needs windows of
+    hundreds of pixels.
+    """
+    if size <= 1:
+        return image
+    line = np.moveaxis(image, axis, 0)
+    n = line.shape[0]
+    r = size // 2
+    span = np.pad(line, [(r, r)] + [(0, 0)] * (line.ndim - 1), mode="edge")
+    width = 1  # span[i] is the maximum of the padded line's [i, i + width)
+    while 2 * width <= size:
+        span = np.maximum(span[:-width], span[width:])
+        width *= 2
+    out = np.maximum(span[:n], span[size - width:size - width + n])
+    return np.moveaxis(out, 0, axis)
+
+
+def max_filter(image, size):
+    """Grey dilation: the maximum over a size x size square around each pixel
+    (separable: a square's maximum is the maximum of the rows' maxima)."""
+    return running_max(running_max(image, size, 0), size, 1)
+
+
+def min_filter(image, size):
+    """Grey erosion: the minimum over a size x size square around each pixel."""
+    if image.dtype == bool:
+        return ~max_filter(~image, size)
+    return -max_filter(-image, size)
+
+
+def local_median(gray, size=32, window=7):
+    """The paper around every pixel: the median of its neighbourhood, from a
+    copy of ``gray`` shrunk to about ``size`` pixels on its shorter side
+    (median of ``window`` x ``window`` of those), enlarged back. The ink is a
+    minority in any neighbourhood, so the median is the paper; and a median
+    keeps a straight edge (a shadow's) where it is, since each side of the
+    edge is the majority near it. Coarse - for deciding which side is ink."""
+    h, w = gray.shape
+    factor = max(1.0, min(h, w) / size)
+    small = resize(gray, (max(1, round(h / factor)), max(1, round(w / factor))))
+    r = window // 2
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(small, r, mode="edge"),
+                                                       (window, window))
+    median = np.median(windows, axis=(-2, -1))
+    return np.asarray(Image.fromarray(median.astype(np.float32)).resize((w, h), Image.BILINEAR),
+                      dtype=np.float64)
+
+
+def pen_width(mask):
+    """The mean width of the strokes of a boolean image, in pixels: twice the
+    area over the outline's length (a stroke of width w and length L has area
+    w*L and an outline 2L long), the outline counted as the pixels next to
+    the background."""
+    outline = np.count_nonzero(mask & ~min_filter(mask, 3))
+    return 2 * np.count_nonzero(mask) / max(1, outline)
+
+
+def rough_pen_width(bright_ink, size=64):
+    """The pen's width in pixels, roughly, for ink lighter than its paper, in
+    a shadowed photo: measured (``pen_width``) on the ink an opening with the
+    widest window (a quarter of the image) finds, in a copy shrunk to about
+    ``size`` pixels on its shorter side - enough to tell a marker from a pen."""
+    h, w = bright_ink.shape
+    factor = max(1.0, min(h, w) / size)
+    small = resize(bright_ink, (max(3, round(h / factor)), max(3, round(w / factor))))
+    widest = max(3, min(small.shape) // 4) | 1
+    ink = small - max_filter(min_filter(small, widest), widest)
+    return factor * pen_width(ink > ink.max() / 2)
+
+
+def light_on_dark(gray, local=True):
     """The ink of ``gray`` (2-D, values in [0, 1]) as values in [0, 1] on a 0 background.
 
-    Whichever side of the background holds more ink - darker or lighter - is
-    the ink: pen on paper is inverted, chalk on a blackboard is not. Ink
-    within three noise stds of the paper is set to 0, and the strongest ink
-    is stretched to 1, as in MNIST.
+    Whichever side of the paper holds more ink - darker or lighter - is the
+    ink: pen on paper is inverted, chalk on a blackboard is not. Then the
+    paper is subtracted: with ``local`` (the FLATTEN_PAPER step) as estimated
+    around every pixel, since a shadow's edge is not a plane; else, and in an
+    image too small for its pen, the plane fitted to the border (``paper``).
+    Ink within three noise stds of the paper is set to 0, and the strongest
+    ink is stretched to 1, as in MNIST.
     """
     gray = np.asarray(gray, dtype=np.float64)
     if gray.ndim != 2:
@@ -128,17 +230,258 @@ def light_on_dark(gray):
     if min(gray.shape) < 3:
         raise BlankImage(f"image of {gray.shape[1]}x{gray.shape[0]} pixels: too small "
                          "to hold a digit")
-    background, noise = paper(gray)
-    deviation = gray - background
-    darker = np.clip(-deviation, 0, None)
-    lighter = np.clip(deviation, 0, None)
-    ink = darker if darker.sum() > lighter.sum() else lighter
+    background, noise, fitted = paper(gray)
+    # Which side of the paper is ink? The side with more of it. The paper is
+    # the plane fitted to the border, unless a shadow's edge crosses the border
+    # (the plane fits under 80 % of it) of a photo (not a drawing under 32
+    # pixels a side, whose ink may well cover much of the border): then the
+    # paper is the median around each pixel.
+    shadowed = local and fitted < 0.8 and min(gray.shape) >= 32
+    deviation = gray - (local_median(gray) if shadowed else background)
+    # Only what stands out of the paper's grain counts (beyond 3 noise stds):
+    # grain is the same on both sides, and over a large photo it would
+    # outweigh a small digit.
+    grain = 3 * noise
+    ink_is_dark = (np.clip(-deviation - grain, 0, None).sum() >
+                   np.clip(deviation - grain, 0, None).sum())
+    bright_ink = 1 - gray if ink_is_dark else gray  # the ink made light
+    # The local paper is an opening (below) whose window must be wider than
+    # the pen; when the image has no room for one (a blob filling it, a tiny
+    # drawing), the plane it is.
+    widest = max(3, min(gray.shape) // 4) | 1
+    if shadowed:  # the pen's width on the ink a widest opening finds
+        pen = rough_pen_width(bright_ink)
+    else:  # or on the ink the plane finds
+        plane_ink = np.clip(-deviation if ink_is_dark else deviation, 0, None)
+        pen = pen_width(plane_ink > plane_ink.max() / 2)
+    if local and 2 * pen < widest:
+        # A morphological opening of the ink made light: a minimum filter
+        # wider than any stroke wipes the strokes out, and the maximum filter
+        # that follows restores everything wider than the window - the paper
+        # with its shadows, gradients and their edges, exactly where they are
+        # (an edge is a wide structure). What the opening removed is the ink.
+        # No window fits into a shadow's corner, so a narrower one, where the
+        # pen allows it, loses less of the shadow to the ink: 2.5 pen widths,
+        # at least an eighth of the image, at most a quarter.
+        window = min(widest, int(max(2.5 * pen, min(gray.shape) / 8)) | 1)
+        background = max_filter(min_filter(bright_ink, window), window)
+        # Light times reflectance: in a shadow the ink differs from the paper
+        # less, in proportion to the light. Measured against the room the paper
+        # leaves (1 - background), a stroke is as strong in the shadow as out of it.
+        ink = (bright_ink - background) / np.maximum(1 - background, MIN_CONTRAST)
+        # The opening hugs the paper's noise from below, so paper reads a little
+        # above 0: measure its level and spread again, from all pixels (the ink
+        # is a minority).
+        level = np.median(ink)
+        noise = 1.4826 * np.median(np.abs(ink - level))
+        ink = ink - level
+    else:
+        deviation = gray - background
+        ink = np.clip(-deviation if ink_is_dark else deviation, 0, None)
     peak = ink.max()
     if peak < max(MIN_CONTRAST, 5 * noise):
         raise BlankImage(f"blank image: no digit found (contrast {peak:.3f}, "
                          f"noise {noise:.3f})")
     floor = 3 * noise
     return np.clip(ink - floor, 0, None) / (peak - floor)
+
+
+def otsu_threshold(values, bins=64):
+    """The level that best splits ``values`` (in [0, 1]) into two groups: the one
+    that maximises the variance between the groups' means (Otsu, 1979)."""
+    counts, edges = np.histogram(values, bins=bins, range=(0, 1))
+    p = counts / counts.sum()
+    centres = (edges[:-1] + edges[1:]) / 2
+    below = np.cumsum(p)  # weight of the lower group for a cut after each bin
+    mean_below = np.cumsum(p * centres)
+    total_mean = mean_below[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (total_mean * below - mean_below) ** 2 / (below * (1 - below))
+    # A cut with all values on one side splits nothing (0/0): never the best.
+    return edges[1:][np.argmax(np.nan_to_num(between[:-1], nan=-1.0))]
+
+
+def label_components(mask):
+    """The 8-connected components of a boolean image: (labels, count), labels
+    0 for the background and 1..count for the components.
+
+    Works on runs of consecutive True pixels in each row: two runs in adjacent
+    rows touch (8-connected) when their column ranges overlap or meet at a
+    corner; touching runs are joined by union-find. Python loops over runs,
+    not pixels: a page has a few thousand runs.
+    """
+    h, w = mask.shape
+    edges = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    run_row, run_start = np.nonzero(edges == 1)
+    run_end = np.nonzero(edges == -1)[1]  # one past the run's last column
+    parent = list(range(len(run_row)))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first = np.searchsorted(run_row, np.arange(h + 1))  # row r's runs: first[r]:first[r+1]
+    for r in range(1, h):
+        i, i_stop, j, j_stop = first[r - 1], first[r], first[r], first[r + 1]
+        while i < i_stop and j < j_stop:  # sweep both rows' runs left to right
+            if run_start[i] <= run_end[j] and run_start[j] <= run_end[i]:
+                parent[root(i)] = root(j)
+            if run_end[i] < run_end[j]:
+                i += 1
+            else:
+                j += 1
+    roots = np.array([root(i) for i in range(len(parent))], dtype=np.int64)
+    ids, run_label = np.unique(roots, return_inverse=True)
+    labels = np.zeros((h, w), dtype=np.int32)
+    for r, start, end, label in zip(run_row, run_start, run_end, run_label + 1):
+        labels[r, start:end] = label
+    return labels, len(ids)
+
+
+def is_ruled_line(box, area, shape):
+    """Whether a component (bounding box rows/cols, pixel count) is a printed line
+    rather than part of a digit: it crosses nearly the whole image, and is
+    either straight (its box 15x longer than wide) or a lattice of lines
+    (a grid: it fills under a fifth of its box)."""
+    (top, bottom), (left, right) = box
+    height, width = bottom - top + 1, right - left + 1
+    crosses = height >= 0.9 * shape[0] or width >= 0.9 * shape[1]
+    straight = min(height, width) * 15 <= max(height, width)
+    lattice = area < 0.2 * height * width
+    return crosses and (straight or lattice)
+
+
+def separate_ink(ink):
+    """``ink`` with everything that is not the digit set to 0: printed lines
+    (ruled or grid paper) and stray specks (the SEPARATE_INK step).
+
+    The ink is thresholded at a level chosen from the image's own histogram
+    (Otsu's, kept between INK_THRESHOLD and half the strongest ink, so that a
+    pen pressed lightly still counts): faint printed lines, a fifth to two
+    fifths as dark as the pen, fall below it. Of the connected pieces above
+    it, lines crossing the image are dropped, and so are specks under 2 % of
+    the largest piece, and pieces far from the largest one unless they are
+    large too. The digit's pieces are then grown back by a stroke's width,
+    so that their soft edges (and weaker strokes next to them) are kept.
+    """
+    threshold = np.clip(otsu_threshold(ink[ink > 0]), INK_THRESHOLD, 0.5)
+    labels, count = label_components(ink > threshold)
+    areas = np.bincount(labels.ravel(), minlength=count + 1)
+    # Each piece's bounding box, all pieces at once.
+    rows, cols = np.nonzero(labels)
+    label = labels[rows, cols]
+    top, left = np.full(count + 1, ink.shape[0]), np.full(count + 1, ink.shape[1])
+    bottom, right = np.full(count + 1, -1), np.full(count + 1, -1)
+    np.minimum.at(top, label, rows)
+    np.maximum.at(bottom, label, rows)
+    np.minimum.at(left, label, cols)
+    np.maximum.at(right, label, cols)
+    keep = np.array([False] + [not is_ruled_line(((top[i], bottom[i]), (left[i], right[i])),
+                                                 areas[i], ink.shape)
+                               for i in range(1, count + 1)])
+    if not keep.any():  # nothing but "lines": then the line is the digit (a tall "1")
+        keep[1:] = True
+    # The digit's main piece is the largest; its other pieces (a 5's flag, a
+    # stroke broken where the pen pressed lightly) lie close to it. Far-off
+    # pieces are other marks, or shadow corners too narrow for FLATTEN_PAPER.
+    main = np.argmax(np.where(keep, areas, -1))
+    reach = 0.3 * max(bottom[main] - top[main], right[main] - left[main]) + 2
+    gap = np.maximum.reduce([top[main] - bottom, top - bottom[main],
+                             left[main] - right, left - right[main], np.zeros_like(top)])
+    keep &= (areas >= 0.02 * areas[main]) & ((gap <= reach) | (areas >= 0.3 * areas[main]))
+    digit = keep[labels]
+    # Grow the kept pieces back by a stroke's width: their soft edges lie below
+    # the threshold.
+    grown = max_filter(digit, 2 * int(np.ceil(pen_width(digit))) + 1)
+    return np.where(grown, ink, 0)
+
+
+def stroke_width(image):
+    """The mean width of the strokes in ``image`` (light on dark), in pixels:
+    twice the ink's mass over the length of its outline. A stroke of width w
+    and length L has mass w*L and an outline 2L long (plus 2w at its ends).
+    The outline's length is the summed size of the image's gradient (an edge
+    from 0 to 1 adds 1 however soft), so the measure needs no threshold and
+    works on grey, anti-aliased strokes. Mass is measured in units of the
+    image's peak, so a faint stroke is as wide as a dark one."""
+    image = np.pad(image / image.max(), 1)
+    d_rows = np.diff(image, axis=0)[:, :-1]
+    d_cols = np.diff(image, axis=1)[:-1, :]
+    return 2 * image.sum() / np.hypot(d_rows, d_cols).sum()
+
+
+def crop_to_ink(ink):
+    """The bounding box of the clearly inked pixels (above INK_THRESHOLD)."""
+    rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
+    cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
+    return ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+
+
+def resize(image, size):
+    """``image`` resized to (height, width) = ``size`` with Lanczos resampling,
+    which averages over the source pixels when shrinking (MNIST's anti-aliased
+    grey edges); clipped to [0, 1], since Lanczos overshoots a little at edges."""
+    out = Image.fromarray(image.astype(np.float32)).resize(size[::-1], Image.LANCZOS)
+    return np.clip(np.asarray(out, dtype=np.float64), 0, 1)
+
+
+def fit_box(crop, restretch=True):
+    """``crop`` scaled so that its longer side is BOX pixels; the shorter one
+    keeps the aspect ratio (a "1" stays thin). With ``restretch`` the strongest
+    ink is set to 1 again afterwards (the RESTRETCH step): shrinking a thin
+    stroke 6x averages it with the paper around it into a faint grey line,
+    where MNIST's strokes are full intensity."""
+    h, w = crop.shape
+    scale = BOX / max(h, w)
+    patch = resize(crop, (max(1, round(h * scale)), max(1, round(w * scale))))
+    if patch.max() == 0:  # a speck so thin that resampling lost it
+        raise BlankImage("blank image: the ink vanished when scaled to 20x20")
+    return patch / patch.max() if restretch else patch
+
+
+def normalise_width(crop):
+    """``crop`` with its strokes made thinner or bolder, if need be, to a width
+    MNIST's digits have (the NORMALISE_WIDTH step).
+
+    The width is judged as the network will see it, in the BOX-pixel digit
+    (``stroke_width`` of ``fit_box``'s output). If it lies within MNIST's
+    2nd-98th percentiles, the digit is left alone; otherwise the strokes are
+    eroded or dilated, at 4x the final resolution (so each 3x3 step moves the
+    final width by about half a pixel), by the number of steps (up to
+    MAX_WIDTH_STEPS) that brings the width closest to MNIST's median.
+    """
+    width = stroke_width(fit_box(crop))
+    if MNIST_STROKE_WIDTH[0] <= width <= MNIST_STROKE_WIDTH[2]:
+        return crop
+    h, w = crop.shape
+    scale = WORK_SCALE * BOX / max(h, w)
+    big = resize(crop, (max(1, round(h * scale)), max(1, round(w * scale))))
+    big = np.pad(big, MAX_WIDTH_STEPS + 1)  # room to grow
+    step = max_filter if width < MNIST_STROKE_WIDTH[1] else min_filter
+    best, best_gap = crop, abs(width - MNIST_STROKE_WIDTH[1])
+    for _ in range(MAX_WIDTH_STEPS):
+        big = step(big, 3)
+        if big.max() <= INK_THRESHOLD:  # eroded away
+            break
+        candidate = crop_to_ink(big)
+        gap = abs(stroke_width(fit_box(candidate)) - MNIST_STROKE_WIDTH[1])
+        if gap < best_gap:  # (not monotonic: the first steps also enlarge the box)
+            best, best_gap = candidate, gap
+    return best
+
+
+def centred_in_field(patch):
+    """``patch`` pasted into a SIZE x SIZE field so that its centre of mass lands
+    on the centre, with whole-pixel shifts, and always inside the field."""
+    new_h, new_w = patch.shape
+    com_row, com_col = centre_of_mass(patch)
+    top = int(np.clip(round(CENTRE - com_row), 0, SIZE - new_h))
+    left = int(np.clip(round(CENTRE - com_col), 0, SIZE - new_w))
+    out = np.zeros((SIZE, SIZE), dtype=np.float32)
+    out[top:top + new_h, left:left + new_w] = patch
+    return out
 
 
 def centre_of_mass(image):
@@ -149,38 +492,24 @@ def centre_of_mass(image):
     return rows, cols
 
 
-def mnist_like(gray):
+def mnist_like(gray, skip=()):
     """A 28x28 float32 image in [0, 1], white digit on black, centred as in MNIST.
 
     ``gray`` is a 2-D array in [0, 1] of any size and either polarity (e.g.
     from ``read_gray``). Raises BlankImage when there is no digit in it.
+    ``skip``: names from STEPS to leave out (to measure what each one buys).
     """
-    ink = light_on_dark(gray)
-
-    # Crop to the bounding box of the clearly inked pixels.
-    rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
-    cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
-    crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-
-    # Scale the longer side to BOX pixels; the shorter one keeps the aspect
-    # ratio (a "1" stays thin). Lanczos resampling averages over the source
-    # pixels when shrinking, which gives MNIST's anti-aliased grey edges.
-    h, w = crop.shape
-    scale = BOX / max(h, w)
-    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    patch = Image.fromarray(crop.astype(np.float32)).resize((new_w, new_h), Image.LANCZOS)
-    patch = np.clip(np.asarray(patch), 0, 1)  # Lanczos overshoots a little at edges
-    if patch.sum() == 0:  # a speck so thin that resampling lost it
-        raise BlankImage("blank image: the ink vanished when scaled to 20x20")
-
-    # Paste it so that its centre of mass lands on the centre of the field.
-    # Shifts are whole pixels, and the patch always stays inside the field.
-    com_row, com_col = centre_of_mass(patch)
-    top = int(np.clip(round(CENTRE - com_row), 0, SIZE - new_h))
-    left = int(np.clip(round(CENTRE - com_col), 0, SIZE - new_w))
-    out = np.zeros((SIZE, SIZE), dtype=np.float32)
-    out[top:top + new_h, left:left + new_w] = patch
-    return out
+    unknown = set(skip) - set(STEPS)
+    if unknown:
+        raise ValueError(f"unknown preprocessing steps {sorted(unknown)}; the steps are {STEPS}")
+    ink = light_on_dark(gray, local=FLATTEN_PAPER not in skip)
+    if SEPARATE_INK not in skip:
+        ink = separate_ink(ink)
+    crop = crop_to_ink(ink)
+    if NORMALISE_WIDTH not in skip:
+        crop = normalise_width(crop)
+    patch = fit_box(crop, restretch=RESTRETCH not in skip)
+    return centred_in_field(patch)
 
 
 def rotate(images, degrees):

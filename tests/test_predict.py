@@ -76,7 +76,9 @@ def test_mnist_image_upscaled_and_padded_maps_back_to_itself(mnist_arrays):
         for resample, scores in ((Image.NEAREST, sharp), (Image.BILINEAR, smooth)):
             big = Image.fromarray(image).resize((28 * factor, 28 * factor), resample)
             big = np.pad(np.asarray(big, dtype=np.float64) / 255, pads)
-            out = mnist_like(1 - big if flip else big)
+            # (normalise_width changes MNIST's own thinnest and boldest 2 % on
+            # purpose; tests/test_handwriting.py tests it.)
+            out = mnist_like(1 - big if flip else big, skip=["normalise_width"])
             assert out.shape == (SIZE, SIZE) and out.dtype == np.float32
             assert out.min() >= 0 and out.max() <= 1
             scores.append(best_shifted_correlation(out, image / 255.0))
@@ -138,7 +140,8 @@ def test_centring_and_size(height, width, aspect, top, left, tall, dark_on_light
     if inside.sum() < 4:
         return  # a few pixels have no shape to keep
     gray = np.where(inside, 0.0, 1.0) if dark_on_light else inside.astype(float)
-    out = mnist_like(gray)
+    # (A filled ellipse is one very wide stroke, which normalise_width thins.)
+    out = mnist_like(gray, skip=["normalise_width"])
     box_h, box_w = ink_box(out)
     assert max(box_h, box_w) in (BOX, BOX + 1)  # +1: resampling blur at the edge
     measured = min(box_h, box_w) / max(box_h, box_w)
