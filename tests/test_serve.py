@@ -99,12 +99,9 @@ def drawing(digit, size=448, fmt="PNG"):
 
 # ---- fixtures -----------------------------------------------------------------
 @pytest.fixture(scope="session")
-def model_path(mnist_path, tmp_path_factory):
-    """model.npz from ``python train.py --epochs 3`` (in this process)."""
-    import train
-    out = tmp_path_factory.mktemp("served-model")
-    train.main(["--epochs", "3", "--val-size", "1000", "--data", mnist_path, "--out", str(out)])
-    return str(out / "model.npz")
+def model_path(trained_run):
+    """model.npz from ``python train.py --epochs 3``: conftest's shared run."""
+    return str(trained_run.folder / "model.npz")
 
 
 @pytest.fixture(scope="module")
