@@ -511,7 +511,10 @@ def benchmark(args):
             wall, peak_mb = run_script(cmd)
             with open(os.path.join(tmp, "results.json")) as f:
                 result = json.load(f)
+        # The report names no folder of this machine: the data's own path is the reader's.
         shown = " ".join(["python", *cmd[1:]]).replace(tmp, "OUT")
+        if args.data:
+            shown = shown.replace(args.data, "DATA")
         say("| our default run | |")
         say("|---|---|")
         say(f"| wall time of `{shown}`: imports, data, {epochs} epochs, evaluation, plot, "
