@@ -36,7 +36,7 @@ import numpy as np  # noqa: E402
 
 from classifiers import KNearestNeighbor, LinearSVM, Softmax  # noqa: E402
 from classifiers.knn import BLOCK_ROWS  # noqa: E402
-from data import DataError, load_mnist, prepare  # noqa: E402
+from data import DATA_HELP, DataError, default_data_path, load_mnist, prepare  # noqa: E402
 from evaluate import save_figure, tile  # noqa: E402
 from fileio import write_atomically  # noqa: E402
 from model import MLP  # noqa: E402
@@ -60,9 +60,7 @@ def parse_args(argv=None):
         description="k-nearest neighbours, a linear SVM and a softmax classifier on MNIST, "
         "from scratch, compared with the MLP of train.py.",
         formatter_class=HelpFormatter)
-    p.add_argument("--data", default=os.environ.get("MNIST_DATA") or None,  # empty = unset
-                   help="a local MNIST: a keras-layout .npz or a folder of the four IDX files "
-                   "(default: $MNIST_DATA, else download through keras)")
+    p.add_argument("--data", default=default_data_path(), help=DATA_HELP)
     p.add_argument("--out", default=None,
                    help="folder for baselines.md and baselines.json "
                    "(default: docs; runs/baselines-quick with --quick)")

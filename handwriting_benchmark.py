@@ -40,7 +40,7 @@ from fileio import write_atomically
 from model import MLP
 from predict import HERE, load_image
 from preprocess import STEPS
-from train import positive_int
+from train import HelpFormatter, positive_int
 
 MODELS = [("default", os.path.join(HERE, "model.npz")),
           ("robust", os.path.join(HERE, "models", "robust", "model.npz"))]
@@ -351,7 +351,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description="Read generated handwriting-like digits under the conditions a person "
         "meets, through predict.py's own reading path, and report accuracy per condition.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     p.add_argument("--per-digit", type=positive_int, default=10,
                    help="handwritten samples per digit (each drawn under every condition)")
     p.add_argument("--seed", type=int, default=0, help="seed of everything drawn")

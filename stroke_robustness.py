@@ -32,8 +32,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from augment import Augmenter, _neighbourhood, affine_elastic, stroke_width, warp  # noqa: E402
-from data import DataError, load_mnist, prepare  # noqa: E402
+from data import DATA_HELP, DataError, default_data_path, load_mnist, prepare  # noqa: E402
 from model import MLP  # noqa: E402
+from train import HelpFormatter  # noqa: E402
 
 UP = 4  # the pen is drawn at 4x resolution: 112 x 112
 SIDE = 28
@@ -125,19 +126,21 @@ def save_samples(X, path, seed=0):
     plt.close(fig)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=HelpFormatter)
     p.add_argument("models", nargs="+",
                    help="model.npz files saved by train.py, each as PATH or NAME=PATH")
-    p.add_argument("--data", default=os.environ.get("MNIST_DATA"),
-                   help="a local MNIST (default: $MNIST_DATA, else keras.datasets.mnist)")
+    p.add_argument("--data", default=default_data_path(), help=DATA_HELP)
     p.add_argument("--split", choices=["test", "val"], default="test",
                    help="MNIST's test set, or the validation set (last 10,000 training images)")
     p.add_argument("--json", help="also write the table to this file")
     p.add_argument("--samples", metavar="PNG",
                    help="also draw 6 digits as the robust preset's augmentation changes them")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     try:
         train, val, test = prepare(load_mnist(args.data), 10000, args.data or "keras")
         named = dict(m.split("=", 1) if "=" in m else (m, m) for m in args.models)

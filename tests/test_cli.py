@@ -25,10 +25,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import baseline  # noqa: E402
+import baselines  # noqa: E402
 import benchmark  # noqa: E402
 import data  # noqa: E402
 import evaluate  # noqa: E402
+import handwriting_benchmark  # noqa: E402
 import predict  # noqa: E402
+import serve  # noqa: E402
+import stroke_robustness  # noqa: E402
 import train  # noqa: E402
 import tune  # noqa: E402
 from conftest import write_idx  # noqa: E402
@@ -129,7 +133,10 @@ def test_no_user_facing_text_names_our_shared_folder():
 
 
 SCRIPTS = {"train.py": train, "evaluate.py": evaluate, "predict.py": predict,
-           "tune.py": tune, "baseline.py": baseline, "benchmark.py": benchmark}
+           "tune.py": tune, "baseline.py": baseline, "benchmark.py": benchmark,
+           "serve.py": serve, "baselines.py": baselines,
+           "handwriting_benchmark.py": handwriting_benchmark,
+           "stroke_robustness.py": stroke_robustness}
 
 
 def parser_of(module, monkeypatch):
@@ -162,6 +169,7 @@ def test_help_shows_every_default_even_zero(script, monkeypatch):
         assert f"(default: {default})" in text, (action.option_strings, default)
         shown += 1
     assert shown >= 1 or script == "predict.py"
+    assert "(default: None)" not in text  # a flag with no default says nothing of one
 
 
 def test_help_of_train_shows_the_zero_defaults():
@@ -180,9 +188,10 @@ def test_empty_mnist_data_means_unset(monkeypatch):
     """MNIST_DATA="" (as after `export MNIST_DATA=` or `MNIST_DATA= python train.py`)
     is the keras path, as if unset, in every script; an empty --data is one clear line."""
     monkeypatch.setenv("MNIST_DATA", "")
-    for name in ("train.py", "evaluate.py", "tune.py", "baseline.py", "benchmark.py"):
-        module = SCRIPTS[name]
-        args = module.parse_args(["--out", "x"] if name != "benchmark.py" else [])
+    argv = {"benchmark.py": [], "stroke_robustness.py": ["model.npz"]}
+    for name in ("train.py", "evaluate.py", "tune.py", "baseline.py", "benchmark.py",
+                 "baselines.py", "stroke_robustness.py"):
+        args = SCRIPTS[name].parse_args(argv.get(name, ["--out", "x"]))
         assert args.data is None, name
     monkeypatch.setenv("MNIST_DATA", "some/mnist.npz")
     assert train.parse_args([]).data == "some/mnist.npz"
