@@ -131,7 +131,8 @@ def affine_elastic(X, angle=0.0, scale=1.0, shift_rows=0.0, shift_cols=0.0,
     out = warp(X.reshape(n, side, side), rows, cols)
     return out.reshape(n, side * side)
 
-def _neighbourhood(images, reduce, offsets):
+
+def neighbourhood(images, reduce, offsets):
     """reduce (np.maximum or np.minimum) of images (N, H, W) over the given
     (row, col) offsets: out[p] = reduce over o of images[p + o], pixels outside
     the image counting as 0 (paper)."""
@@ -164,11 +165,11 @@ def morph_steps(images, reduce):
     augmentation adds): the centred mean would turn a 2-pixel stroke into two
     columns of half ink, which is a faint stroke, not a finer one.
     """
-    down_right = _neighbourhood(images, reduce, DOWN_RIGHT)
-    two = _neighbourhood(down_right, reduce, UP_LEFT)
+    down_right = neighbourhood(images, reduce, DOWN_RIGHT)
+    two = neighbourhood(down_right, reduce, UP_LEFT)
     if reduce is np.minimum:
         return down_right, two
-    up_left = _neighbourhood(images, reduce, UP_LEFT)
+    up_left = neighbourhood(images, reduce, UP_LEFT)
     return (down_right + up_left) * images.dtype.type(0.5), two
 
 
@@ -185,7 +186,7 @@ def restore_ink(eroded, images, max_gain=3.0):
     set the width.
     """
     peak = images.max(axis=(1, 2), keepdims=True)
-    near = _neighbourhood(_neighbourhood(eroded, np.maximum, DOWN_RIGHT), np.maximum, UP_LEFT)
+    near = neighbourhood(neighbourhood(eroded, np.maximum, DOWN_RIGHT), np.maximum, UP_LEFT)
     gain = np.minimum(peak / np.maximum(near, eroded.dtype.type(1e-6)), eroded.dtype.type(max_gain))
     return eroded * gain  # at most the peak, as eroded <= near
 

@@ -31,7 +31,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from augment import Augmenter, _neighbourhood, affine_elastic, stroke_width, warp  # noqa: E402
+from augment import Augmenter, neighbourhood, affine_elastic, stroke_width, warp  # noqa: E402
 from data import DATA_HELP, DataError, default_data_path, load_mnist, prepare  # noqa: E402
 from model import MLP  # noqa: E402
 from train import HelpFormatter  # noqa: E402
@@ -63,7 +63,7 @@ def pen(X, width_change, chunk=1000):
         big = enlarge(X[i:i + chunk].reshape(-1, SIDE, SIDE))
         shape = (big >= 0.5 * big.max(axis=(1, 2), keepdims=True)).astype(np.float32)
         for k in range(steps):  # alternating cross and square: an octagon, near a disk
-            shape = _neighbourhood(shape, reduce, CROSS if k % 2 == 0 else SQUARE)
+            shape = neighbourhood(shape, reduce, CROSS if k % 2 == 0 else SQUARE)
         small = shape.reshape(len(shape), SIDE, UP, SIDE, UP).mean(axis=(2, 4))
         peak = small.max(axis=(1, 2), keepdims=True)
         out[i:i + chunk] = (small / np.maximum(peak, 1e-6)).reshape(len(small), -1)
