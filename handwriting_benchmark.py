@@ -30,20 +30,18 @@ import io
 import json
 import os
 import sys
-import tempfile
 import time
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from fileio import write_atomically
-from model import MLP
-from predict import HERE, load_image
+from data import DataError
+from predict import DEFAULT_MODEL, HERE, ROBUST_MODEL, load_image, load_model
 from preprocess import STEPS
-from train import HelpFormatter, positive_int
+from train import HelpFormatter, check_writable, positive_int
 
-MODELS = [("default", os.path.join(HERE, "model.npz")),
-          ("robust", os.path.join(HERE, "models", "robust", "model.npz"))]
+MODELS = [("default", DEFAULT_MODEL), ("robust", ROBUST_MODEL)]
 TARGET = 0.97  # the accuracy each condition should reach (issue 9), 0.95 for fonts
 FONT_TARGET = 0.95
 
@@ -305,20 +303,6 @@ def encode(image, fmt):
     return buffer
 
 
-def image_suffix(buffer):
-    """"jpg" or "png", from the encoded bytes' signature."""
-    return "jpg" if buffer.getvalue()[:2] == b"\xff\xd8" else "png"
-
-
-def read_as_predict_does(file, skip=()):
-    """What predict.py would feed the network for this file (a path, or an open
-    binary file; None if it refuses it)."""
-    try:
-        return load_image(file, skip=skip) if skip else load_image(file)
-    except ValueError:
-        return None
-
-
 def generate(per_digit, seed, conditions=None, digits=range(10), fonts=True):
     """Yield (row, digit, encoded bytes, the drawn image) for every test image.
     Each image's randomness comes from (seed, digit, sample): one generator for
@@ -373,11 +357,10 @@ def read_all(files, skip=()):
     for i, file in enumerate(files):
         if hasattr(file, "seek"):
             file.seek(0)
-        image = read_as_predict_does(file, skip)
-        if image is None:
+        try:  # what predict.py would feed the network
+            seen[i] = load_image(file, skip).ravel()
+        except ValueError:  # blank or unreadable: predict.py refuses it
             refused[i] = True
-        else:
-            seen[i] = image.ravel()
     return seen, refused
 
 
@@ -465,33 +448,30 @@ def main(argv=None):
     args = parse_args(argv)
     started = time.perf_counter()
     try:
-        models = [(name, MLP.load(path)) for name, path in MODELS if os.path.exists(path)]
+        models = [(name, load_model(path)) for name, path in MODELS if os.path.exists(path)]
     except ValueError as e:
         sys.exit(f"error: {e}")
     if not models:
         sys.exit("error: no model to measure: train one with train.py")
     docs = args.out or os.path.join(HERE, "docs")
     assets = args.out or os.path.join(HERE, "assets")
-    for out in (docs, assets):  # before the long part, so a bad --out fails at once
-        try:
-            os.makedirs(out, exist_ok=True)
-        except OSError as e:
-            sys.exit(f"error: cannot create {out} ({e.strerror})")
-    # Every image is saved as a file and read back by its name, as predict.py does.
-    folder = tempfile.TemporaryDirectory(prefix="handwriting-")
-    rows, truth, files, inputs = [], [], [], []
-    for i, (row, digit, buffer, image) in enumerate(generate(args.per_digit, args.seed)):
+    try:  # before the long part, so a bad --out fails at once
+        for out in (docs, assets):
+            check_writable(out)
+    except DataError as e:
+        sys.exit(f"error: {e}")
+    # Every image is read from the bytes of its PNG or JPEG file, as predict.py does.
+    rows, truth, buffers, inputs = [], [], [], []
+    for row, digit, buffer, image in generate(args.per_digit, args.seed):
         rows.append(row)
         truth.append(digit)
-        files.append(os.path.join(folder.name, f"{i}.{image_suffix(buffer)}"))
-        with open(files[-1], "wb") as f:
-            f.write(buffer.getvalue())
+        buffers.append(buffer)
         inputs.append(image)
     truth = np.array(truth)
     skipped = [f"font: {package} (not installed: apt-get install {package})"
                for package, path in FONT_PACKAGES if not os.path.exists(path)]
 
-    seen, refused = read_all(files, tuple(args.without))
+    seen, refused = read_all(buffers, tuple(args.without))
     report = {"command": "python handwriting_benchmark.py" + (" " + " ".join(argv or sys.argv[1:])
                                                               ).rstrip(),
               "seed": args.seed, "per_digit": args.per_digit, "images": len(rows),
@@ -518,7 +498,7 @@ def main(argv=None):
             [(f"only {s}", tuple(t for t in STEPS if t != s)) for s in STEPS]
         for label, skip in variants:
             skip = tuple(args.without) + skip
-            s, r = (seen, refused) if skip == tuple(args.without) else read_all(files, skip)
+            s, r = (seen, refused) if skip == tuple(args.without) else read_all(buffers, skip)
             for name, model in models:
                 predicted = np.where(r, -1, model.predict(s))
                 report["ablation"][name][label] = {
@@ -528,7 +508,6 @@ def main(argv=None):
                 f"{name} {report['ablation'][name][label]['overall']:.1%}" for name, _ in models),
                 flush=True)
 
-    folder.cleanup()
     report["seconds"] = time.perf_counter() - started
     report["load"] = f"{os.getloadavg()[0]:.1f}"
     print(f"\n{'condition':45s}" + "".join(f"{m:>10s}" for m in report["models"]))

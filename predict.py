@@ -30,8 +30,9 @@ TOP = 3
 HERE = os.path.dirname(os.path.abspath(__file__))
 # The shipped models, most robust to people's handwriting first: a fresh clone
 # reads digits with the first of these that exists.
-SHIPPED_MODELS = [os.path.join(HERE, "models", "robust", "model.npz"),
-                  os.path.join(HERE, "model.npz")]
+ROBUST_MODEL = os.path.join(HERE, "models", "robust", "model.npz")  # train.py --preset robust
+DEFAULT_MODEL = os.path.join(HERE, "model.npz")  # python train.py
+SHIPPED_MODELS = [ROBUST_MODEL, DEFAULT_MODEL]
 
 
 def default_model():
