@@ -16,7 +16,6 @@ the seconds per epoch: the median over epochs of the training pass alone
 The first epoch includes TensorFlow's tracing; the median leaves it out.
 """
 import argparse
-import json
 import os
 import sys
 import time
@@ -26,7 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # no TensorFlow start-up cha
 import numpy as np  # noqa: E402
 
 from data import DATA_HELP, DataError, default_data_path, load_mnist, prepare  # noqa: E402
-from fileio import write_atomically  # noqa: E402
+from fileio import write_json  # noqa: E402
 from train import (NUM_CLASSES, HelpFormatter, check_writable, fraction,  # noqa: E402
                    non_negative_int, positive_float, positive_int)
 
@@ -165,7 +164,7 @@ def main(argv=None):
     val_text = "-" if results["val_accuracy"] is None else f"{results['val_accuracy']:.4f}"
     print(f"Keras: test accuracy {results['test_accuracy']:.4f}  val accuracy {val_text}  "
           f"{results['seconds_per_epoch']:.2f} s per epoch (median, training pass)")
-    write_atomically(args.out, lambda f: f.write((json.dumps(results, indent=2) + "\n").encode()))
+    write_json(args.out, results)
     print(f"wrote {args.out}")
 
 

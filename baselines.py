@@ -37,8 +37,8 @@ import numpy as np  # noqa: E402
 from classifiers import KNearestNeighbor, LinearSVM, Softmax  # noqa: E402
 from classifiers.knn import BLOCK_ROWS  # noqa: E402
 from data import DATA_HELP, DataError, default_data_path, load_mnist, prepare  # noqa: E402
-from evaluate import save_figure, tile  # noqa: E402
-from fileio import write_atomically  # noqa: E402
+from evaluate import tile  # noqa: E402
+from fileio import save_figure, write_atomically, write_json  # noqa: E402
 from model import MLP  # noqa: E402
 from train import NUM_CLASSES, HelpFormatter, check_writable, checked, positive_int  # noqa: E402
 
@@ -539,8 +539,7 @@ def main(argv=None):
         say(f"note: MLP row: {note}")
     write_atomically(os.path.join(args.out, "baselines.md"),
                      lambda f: f.write(report(summary, rows).encode()))
-    write_atomically(os.path.join(args.out, "baselines.json"),
-                     lambda f: f.write((json.dumps(summary, indent=2) + "\n").encode()))
+    write_json(os.path.join(args.out, "baselines.json"), summary)
     say(f"wrote {', '.join(figures)} to {args.assets}, baselines.md, baselines.json to "
         f"{args.out} ({summary['seconds']:.0f} s in all, peak memory "
         f"{summary['peak_mb']:.0f} MB, load average {load_start:.2f} -> "

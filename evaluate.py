@@ -22,7 +22,7 @@ import sys
 import numpy as np
 
 from data import DATA_HELP, DataError, default_data_path, load_mnist
-from fileio import write_atomically
+from fileio import save_figure, write_json
 from model import MLP
 from preprocess import rotate
 from provenance import environment, weights_sha256
@@ -123,12 +123,6 @@ def robustness(model, images, y, noise_stds=NOISE_STDS, angles=ANGLES, seed=0):
 
 
 # ---- pictures --------------------------------------------------------------
-def save_figure(fig, path):
-    import matplotlib.pyplot as plt
-    write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=110))
-    plt.close(fig)
-
-
 def plot_confusion(counts, path, classes=DIGITS):
     """Counts in every cell; colour shows only the mistakes (the diagonal's
     ~1000s would wash out the handful of confusions that matter)."""
@@ -419,8 +413,7 @@ def main(argv=None):
         "dead_relu_history": dead_history,
         "environment": environment(args.data),
     }
-    write_atomically(os.path.join(report, "evaluation.json"),
-                     lambda f: f.write((json.dumps(evaluation, indent=2) + "\n").encode()))
+    write_json(os.path.join(report, "evaluation.json"), evaluation)
     if pictures == report:
         print(f"wrote {', '.join(written)}, evaluation.json to {pictures}")
     else:

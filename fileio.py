@@ -1,4 +1,5 @@
 """Writing results so that no run ever destroys an earlier one."""
+import json
 import os
 import tempfile
 
@@ -26,3 +27,15 @@ def write_atomically(path, write):
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def write_json(path, obj, indent=2):
+    """``obj`` as JSON text, written atomically (a report every script keeps)."""
+    write_atomically(path, lambda f: f.write((json.dumps(obj, indent=indent) + "\n").encode()))
+
+
+def save_figure(fig, path, dpi=110):
+    """A matplotlib figure as a PNG, written atomically; the figure is closed."""
+    import matplotlib.pyplot as plt
+    write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=dpi))
+    plt.close(fig)

@@ -27,7 +27,6 @@ Everything is drawn from one seed: the same command gives the same numbers.
 import argparse
 import collections
 import io
-import json
 import os
 import sys
 import time
@@ -35,7 +34,7 @@ import time
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from fileio import write_atomically
+from fileio import save_figure, write_atomically, write_json
 from data import DataError
 from predict import DEFAULT_MODEL, HERE, ROBUST_MODEL, load_image, load_model
 from preprocess import STEPS
@@ -404,8 +403,7 @@ def sample_picture(path, rows, inputs, seen, per_row=5):
     fig.suptitle("Benchmark inputs (left) and the 28x28 image the network saw (right)",
                  fontsize=10)
     fig.tight_layout()
-    write_atomically(path, lambda f: fig.savefig(f, dpi=110, format="png"))
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def markdown(report):
@@ -521,8 +519,7 @@ def main(argv=None):
             f"{t}->{'refused' if p < 0 else p} x{c}" for t, p, c in report["confusions"][m]))
     print(f"{len(rows)} images in {report['seconds']:.0f} s (load {report['load']})")
 
-    write_atomically(os.path.join(docs, "handwriting_benchmark.json"),
-                     lambda f: f.write(json.dumps(report, indent=1).encode()))
+    write_json(os.path.join(docs, "handwriting_benchmark.json"), report, indent=1)
     write_atomically(os.path.join(docs, "handwriting_benchmark.md"),
                      lambda f: f.write(markdown(report).encode()))
     sample_picture(os.path.join(assets, "handwriting_samples.png"), rows, inputs, seen)

@@ -23,7 +23,6 @@ does with a person's digit. "pen +1 px" makes a stroke 1 pixel wider at
 changes them in training, beside some of the measured conditions.
 """
 import argparse
-import json
 import os
 import sys
 
@@ -33,6 +32,7 @@ import numpy as np  # noqa: E402
 
 from augment import Augmenter, neighbourhood, affine_elastic, stroke_width, warp  # noqa: E402
 from data import DATA_HELP, DataError, default_data_path, load_mnist, prepare  # noqa: E402
+from fileio import save_figure, write_json  # noqa: E402
 from model import MLP  # noqa: E402
 from train import HelpFormatter  # noqa: E402
 
@@ -122,8 +122,7 @@ def save_samples(X, path, seed=0):
             axes[i, j].imshow(images[i].reshape(SIDE, SIDE), cmap="gray_r", vmin=0, vmax=1)
             axes[i, j].axis("off")
     fig.tight_layout(pad=0.3)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def parse_args(argv=None):
@@ -159,8 +158,7 @@ def main(argv=None):
         print(f"{name:28s}" + "".join(f"{acc:32.2%}" for acc in table[name].values()),
               flush=True)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"split": args.split, "models": named, "accuracy": table}, f, indent=2)
+        write_json(args.json, {"split": args.split, "models": named, "accuracy": table})
 
 
 if __name__ == "__main__":

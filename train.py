@@ -8,7 +8,6 @@ Prints one line per epoch and the test accuracy; writes loss_curve.png,
 results.json and model.npz to --out.
 """
 import argparse
-import json
 import math
 import os
 import sys
@@ -25,7 +24,7 @@ import numpy as np  # noqa: E402
 
 from augment import Augmenter  # noqa: E402
 from data import DATA_HELP, DataError, default_data_path, load_mnist, prepare  # noqa: E402
-from fileio import write_atomically  # noqa: E402
+from fileio import save_figure, write_json  # noqa: E402
 from model import ACTIVATIONS, MLP  # noqa: E402
 from optim import SCHEDULE_NAMES, SCHEDULES, SGD, Adam, make_schedule  # noqa: E402
 from provenance import environment, weights_sha256  # noqa: E402
@@ -295,10 +294,7 @@ def fit(model, optimizer, train, val, epochs, batch_size, seed=0,
 # ---- outputs ---------------------------------------------------------------
 def plot_history(history, path):
     """loss_curve.png: see history_figure."""
-    import matplotlib.pyplot as plt
-    fig = history_figure(history)
-    write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=110))
-    plt.close(fig)
+    save_figure(history_figure(history), path)
 
 
 def history_figure(history):
@@ -411,8 +407,7 @@ def main(argv=None):
     }
     try:
         plot_history(history, os.path.join(args.out, "loss_curve.png"))
-        write_atomically(os.path.join(args.out, "results.json"),
-                         lambda f: f.write((json.dumps(results, indent=2) + "\n").encode()))
+        write_json(os.path.join(args.out, "results.json"), results)
         model.save(os.path.join(args.out, "model.npz"))
     except OSError as e:  # disk full, --out removed meanwhile, ...
         sys.exit(f"error: cannot write the results to --out {args.out} ({e.strerror or e}); "

@@ -31,7 +31,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from data import DATA_HELP, DataError, default_data_path, load_mnist, prepare  # noqa: E402
-from fileio import write_atomically  # noqa: E402
+from fileio import save_figure, write_atomically  # noqa: E402
 from model import MLP  # noqa: E402
 from optim import SCHEDULE_NAMES, make_schedule  # noqa: E402
 from train import (NUM_CLASSES, Diverged, HelpFormatter, check_writable, fit,  # noqa: E402
@@ -234,10 +234,7 @@ def describe(trial):
 # ---- outputs ------------------------------------------------------------------------
 def plot_trials(rows, path):
     """tune.png: see trials_figure."""
-    import matplotlib.pyplot as plt
-    fig = trials_figure(rows)
-    write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=100))
-    plt.close(fig)
+    save_figure(trials_figure(rows), path, dpi=100)
 
 
 def trials_figure(rows):
