@@ -24,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # no TensorFlow start-up cha
 
 import numpy as np  # noqa: E402
 
-from data import DATA_HELP, DataError, default_data_path, load_mnist, prepare  # noqa: E402
+from data import DATA_HELP, VAL_SIZE, DataError, default_data_path, load_mnist, prepare  # noqa: E402
 from fileio import write_json  # noqa: E402
 from train import (NUM_CLASSES, HelpFormatter, check_writable, fraction,  # noqa: E402
                    non_negative_int, positive_float, positive_int)
@@ -44,7 +44,7 @@ def parse_args(argv=None):
     p.add_argument("--hidden", type=positive_int, nargs="+", default=[128, 64],
                    help="hidden layer widths")
     p.add_argument("--seed", type=int, default=0, help="seed of Keras' weights, order, dropout")
-    p.add_argument("--val-size", type=non_negative_int, default=10000,
+    p.add_argument("--val-size", type=non_negative_int, default=VAL_SIZE,
                    help="the last VAL_SIZE training images are held out for validation")
     p.add_argument("--data", default=default_data_path(), help=DATA_HELP)
     p.add_argument("--out", default="baseline.json", help="JSON file for the results")

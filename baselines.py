@@ -36,13 +36,12 @@ import numpy as np  # noqa: E402
 
 from classifiers import KNearestNeighbor, LinearSVM, Softmax  # noqa: E402
 from classifiers.knn import BLOCK_ROWS  # noqa: E402
-from data import DATA_HELP, DataError, default_data_path, load_mnist, prepare  # noqa: E402
+from data import DATA_HELP, VAL_SIZE, DataError, default_data_path, load_mnist, prepare  # noqa: E402
 from evaluate import tile  # noqa: E402
 from fileio import save_figure, write_atomically, write_json  # noqa: E402
 from model import MLP  # noqa: E402
 from train import NUM_CLASSES, HelpFormatter, check_writable, checked, positive_int  # noqa: E402
 
-VAL_SIZE = 10000  # train.py's default split
 KS = (1, 3, 5, 8, 10, 12, 15, 20, 50, 100)  # k tried by cross-validation
 FOLDS = 5
 LEARNING_RATES = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)

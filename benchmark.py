@@ -41,9 +41,9 @@ WIDTHS = ((64, 32), (128, 64), (256, 128), (512, 256))
 
 
 # ---- the worker: runs in its own process and prints one JSON line ----------
-def load_data(path, val_size=10000):
-    from data import load_mnist, prepare
-    return prepare(load_mnist(path), val_size)
+def load_data(path):
+    from data import VAL_SIZE, load_mnist, prepare
+    return prepare(load_mnist(path), VAL_SIZE)
 
 
 def timed(run):

@@ -176,6 +176,10 @@ def validate(data, source, num_classes=10):
                         f"but test images {x_test.shape[1:]}")
 
 
+# The validation set every script holds out by default: the last 10,000 training images.
+VAL_SIZE = 10000
+
+
 def prepare(data, val_size, source="the data"):
     """Flatten, scale to [0, 1] float32, hold out the last ``val_size`` training
     images for validation. Returns (X_train, y_train), (X_val, y_val), (X_test, y_test)."""

@@ -23,7 +23,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from augment import Augmenter  # noqa: E402
-from data import DATA_HELP, DataError, default_data_path, load_mnist, prepare  # noqa: E402
+from data import DATA_HELP, VAL_SIZE, DataError, default_data_path, load_mnist, prepare  # noqa: E402
 from fileio import save_figure, write_json  # noqa: E402
 from model import ACTIVATIONS, MLP  # noqa: E402
 from optim import SCHEDULE_NAMES, SCHEDULES, SGD, Adam, make_schedule  # noqa: E402
@@ -167,7 +167,7 @@ def parse_args(argv=None):
                    help="batch normalisation between each hidden affine layer and its activation")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights, "
                    "the shuffling and the dropout masks; same seed, same results")
-    p.add_argument("--val-size", type=non_negative_int, default=10000,
+    p.add_argument("--val-size", type=non_negative_int, default=VAL_SIZE,
                    help="the last VAL_SIZE training images are held out for validation")
     p.add_argument("--data", default=default_data_path(), help=DATA_HELP)
     p.add_argument("--classes", type=class_names, default=DIGITS,

@@ -30,7 +30,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from data import DATA_HELP, DataError, default_data_path, load_mnist, prepare  # noqa: E402
+from data import DATA_HELP, VAL_SIZE, DataError, default_data_path, load_mnist, prepare  # noqa: E402
 from fileio import save_figure, write_atomically  # noqa: E402
 from model import MLP  # noqa: E402
 from optim import SCHEDULE_NAMES, make_schedule  # noqa: E402
@@ -89,7 +89,7 @@ def parse_args(argv=None):
     p.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
                    help="trials run at once, each in its own process")
     p.add_argument("--seed", type=int, default=0, help="seed of every trial (and of the sampling)")
-    p.add_argument("--val-size", type=non_negative_int, default=10000,
+    p.add_argument("--val-size", type=non_negative_int, default=VAL_SIZE,
                    help="the last VAL_SIZE training images are the validation set")
     p.add_argument("--no-test", action="store_true",
                    help="do not retrain the winner and evaluate it on the test set")
