@@ -11,6 +11,7 @@ import gzip
 import io
 import json
 import os
+import subprocess
 import sys
 import types
 
@@ -29,6 +30,13 @@ from data import IDX_NAMES, DataError, load_keras, load_mnist  # noqa: E402
 
 NO_DATA = ("needs MNIST, which keras.datasets.mnist could not download (no network?): "
            "set MNIST_DATA=path/to/mnist.npz (or a folder of the four IDX files)")
+
+
+def run_script(name, *args, timeout=300, **kwargs):
+    """``python NAME ARGS...`` as a user runs it (one BLAS thread, inherited from
+    here): the CompletedProcess, with stdout and stderr as text."""
+    return subprocess.run([sys.executable, os.path.join(ROOT, name), *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, **kwargs)
 
 
 def _no_data(reason):

@@ -1,15 +1,13 @@
 """evaluate.py: its numbers, its pictures, and the rotation it uses."""
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
 import evaluate
-from conftest import ROOT
+from conftest import run_script
 from model import MLP
 from preprocess import rotate
 
@@ -126,11 +124,8 @@ def evaluated(trained_run, mnist_path, tmp_path_factory):
     """evaluate.py run as a user would on the model of the shared real run
     (conftest's trained_run): (out folder, evaluation.json, stdout)."""
     out = tmp_path_factory.mktemp("eval")
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "evaluate.py"),
-                             "--model", str(trained_run.folder / "model.npz"), "--out", str(out),
-                             "--data", mnist_path, "--limit", str(LIMIT)],
-                            capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    result = run_script("evaluate.py", "--model", trained_run.folder / "model.npz", "--out", out,
+                        "--data", mnist_path, "--limit", LIMIT)
     assert result.returncode == 0, result.stderr
     with open(out / "evaluation.json") as f:
         return out, json.load(f), result.stdout
@@ -192,8 +187,7 @@ def test_evaluation_numbers_agree_with_the_model(evaluated, trained_run, mnist_p
 
 
 def run_evaluate(*args):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "evaluate.py"), *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
+    return run_script("evaluate.py", *args)
 
 
 def test_bad_model_or_results_is_one_line_and_writes_nothing(tmp_path, trained_run, mnist_path):

@@ -7,8 +7,6 @@ matplotlib) at several sizes, positions, stroke widths and both polarities.
 import collections
 import itertools
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFont
 
-from conftest import ROOT
+from conftest import ROOT, run_script
 from model import MLP
 from preprocess import (BOX, SIZE, BlankImage, centre_of_mass, light_on_dark, mnist_like,
                         read_gray)
@@ -208,8 +206,7 @@ def test_font_digits_are_mostly_recognised(trained_model):
 
 # ---- predict.py ------------------------------------------------------------
 def run_predict(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "predict.py"), *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, timeout=120)
+    return run_script("predict.py", *args, cwd=cwd, timeout=120)
 
 
 @pytest.fixture

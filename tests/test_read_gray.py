@@ -1,20 +1,15 @@
 """preprocess.read_gray: reading an image from a path or from its bytes, and the
 pixel limit that keeps a huge picture from taking gigabytes (no MNIST needed)."""
 import io
-import os
 import struct
-import subprocess
-import sys
 import zlib
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from preprocess import MAX_PIXELS, ImageTooLarge, mnist_like, read_gray  # noqa: E402
+from conftest import run_script
+from preprocess import MAX_PIXELS, ImageTooLarge, mnist_like, read_gray
 
 # pytest resets the warning filters for each test, undoing preprocess's filter for
 # Pillow's warning about images over 89 MP; test_predict_on_a_huge_png_is_one_line_at_once
@@ -70,8 +65,7 @@ def test_predict_on_a_huge_png_is_one_line_at_once(tmp_path):
     took 5-16 s, 5.5 GB of memory and printed Pillow's DecompressionBombWarning."""
     path = tmp_path / "huge.png"
     draw_seven(10000, mode="1").save(path)
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "predict.py"), str(path)],
-                            capture_output=True, text=True, timeout=60)
+    result = run_script("predict.py", path, timeout=60)
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr == (f"error: {path}: image too large: 10000x10000 pixels "
                              f"(the limit is {MAX_PIXELS / 1e6:g} megapixels; scale it down first)\n")

@@ -30,11 +30,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-import serve  # noqa: E402
-from predict import load_model  # noqa: E402
+import serve
+from conftest import ROOT, run_script
+from predict import load_model
 
 # pytest resets the warning filters for each test, undoing preprocess's filter for
 # Pillow's warning about images over 89 MP (test_read_gray.py checks it for users).
@@ -374,8 +372,7 @@ def test_serve_py_answers_like_predict_py_and_stops_on_ctrl_c(tmp_path):
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=10)
     assert process.returncode == 0 and err == "" and out == "\nstopped.\n"
-    predicted = subprocess.run([sys.executable, os.path.join(ROOT, "predict.py"), str(path)],
-                               capture_output=True, text=True, check=True).stdout
+    predicted = run_script("predict.py", path, check=True).stdout
     # "seven.png: 7    top 3: 7:  99.9%  ..."
     digit, top = predicted.split(": ", 1)[1].split("    top 3: ")
     assert status == 200 and answer["digit"] == int(digit)
@@ -391,8 +388,7 @@ def test_serve_py_bad_model_or_busy_port_is_one_line(tmp_path):
         port = str(taken.getsockname()[1])
         for args, words in [(["--model", str(not_a_model)], "not a saved MLP"),
                             (["--port", port], f"cannot listen on 127.0.0.1:{port}")]:
-            result = subprocess.run([sys.executable, os.path.join(ROOT, "serve.py"), *args],
-                                    capture_output=True, text=True, timeout=60)
+            result = run_script("serve.py", *args, timeout=60)
             assert result.returncode == 1 and result.stdout == ""
             assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
             assert words in result.stderr
