@@ -23,14 +23,7 @@ operations, with no Python loop over images.
 Stroke width is changed before the geometry, on the sharp original, by
 grayscale morphology (see stroke_width).
 """
-import os
-
-# One BLAS thread, as in train.py (which imports this module after setting it):
-# for `python augment.py`, whose timings otherwise suffer from a second thread
-# waiting on a busy machine (the elastic field is a few small matrix products).
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 SIDE = 28  # MNIST images are 28 x 28
 

@@ -24,6 +24,10 @@ IDX_NAMES = {
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
+NUM_CLASSES = 10  # MNIST's digits
+DIGITS = [str(c) for c in range(NUM_CLASSES)]  # their names, the default class names
+
+
 class DataError(Exception):
     """The data could not be loaded; the message says which file and why."""
 

@@ -1,7 +1,9 @@
-"""Writing results so that no run ever destroys an earlier one."""
+"""Writing results so that no run ever destroys an earlier one, and the figures' image grids."""
 import json
 import os
 import tempfile
+
+import numpy as np
 
 # The first bytes of an .npz (a zip archive). np.load takes any other file for
 # a pickle or a bare .npy and fails with a confusing message, so the loaders
@@ -39,3 +41,22 @@ def save_figure(fig, path, dpi=110):
     import matplotlib.pyplot as plt
     write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=dpi))
     plt.close(fig)
+
+
+def tile(images, cols, gap_x=2, gap_top=0, fill=np.nan):
+    """Images (N, h, w) laid out in a grid with ``cols`` columns, as one array.
+
+    Drawing one big image is much faster than one matplotlib subplot per
+    image. The gaps are ``fill`` (NaN: drawn as the background). Returns the
+    mosaic and the (row, column) of each tile's top-left pixel.
+    """
+    n, h, w = images.shape
+    rows = -(-n // cols)
+    pitch_y, pitch_x = h + gap_top, w + gap_x
+    mosaic = np.full((rows * pitch_y, cols * pitch_x - gap_x), fill, dtype=np.float64)
+    corners = []
+    for k, image in enumerate(images):
+        top, left = (k // cols) * pitch_y + gap_top, (k % cols) * pitch_x
+        mosaic[top:top + h, left:left + w] = image
+        corners.append((top, left))
+    return mosaic, corners

@@ -9,6 +9,8 @@ Loss: the mean cross-entropy of the softmax, plus 0.5 * l2 * sum(W**2) over
 the weight matrices when l2 > 0. The layer functions are in layers.py; this
 class strings them together, keeps the weights, and runs the chain rule back.
 """
+from typing import NamedTuple
+
 import numpy as np
 
 from fileio import NPZ_MAGIC, write_atomically
@@ -33,6 +35,22 @@ from layers import (
     tanh_backward,
     tanh_forward,
 )
+
+class Cache(NamedTuple):
+    """What ``MLP.forward`` computed that ``backward`` and the callers need."""
+    layers: list  # per hidden layer: (affine, batchnorm, activation caches, dropout mask)
+    output: tuple  # the output layer's affine cache
+    softmax: tuple  # the softmax's cache, for the loss
+    probs: np.ndarray  # (N, C) class probabilities
+    hidden: list  # per hidden layer, its activations (N, width) before dropout
+
+
+def dead_fraction(hidden):
+    """Per hidden layer, the fraction of units that output <= 0 for every row
+    (dead ReLU units; for other activations, units that never turn positive).
+    ``hidden`` is a forward pass's ``cache.hidden``."""
+    return [float(np.mean(~(h > 0).any(axis=0))) for h in hidden]
+
 
 # name -> (forward, backward, variance gain of the initialisation: see __init__)
 ACTIVATIONS = {
@@ -104,7 +122,6 @@ class MLP:
                 self.params[f"beta{i}"] = np.zeros(width, dtype=dtype)
                 self.bn_running.append({"mean": np.zeros(width, dtype=dtype),
                                         "var": np.ones(width, dtype=dtype)})
-        self._cache = None
 
     @property
     def num_layers(self):
@@ -117,20 +134,19 @@ class MLP:
         return (Ws[0].shape[0],) + tuple(W.shape[1] for W in Ws)
 
     # ---- forward -----------------------------------------------------------
-    def forward(self, X, train=False, return_hidden=False):
-        """Class probabilities (N, C) for inputs X (N, D); keeps what backward needs.
+    def forward(self, X, train=False):
+        """(probs, cache): class probabilities (N, C) for inputs X (N, D), and what
+        ``backward`` needs, which also holds each hidden layer's activations.
 
         Dropout is applied to the hidden activations only when ``train`` is True;
         batch normalisation uses the batch's statistics then, else the running ones.
-        With ``return_hidden``, returns (probs, hidden): hidden lists each hidden
-        layer's activations (N, width), for looking inside. (They are also left
-        in ``self.hidden``, but that is overwritten by the next call, from any
-        thread.)
+        Nothing is left on the model: with ``train`` False, several threads may
+        call it at once.
         """
         L = self.num_layers
         h = X
         layers = []  # per hidden layer: (affine, batchnorm, activation caches, dropout mask)
-        hidden = []  # activations before dropout, for the dead-unit count
+        hidden = []  # activations before dropout: what a dead unit never makes positive
         for i in range(1, L):
             z, affine_cache = affine_forward(h, self.params[f"W{i}"], self.params[f"b{i}"])
             bn_cache = None
@@ -146,15 +162,11 @@ class MLP:
             layers.append((affine_cache, bn_cache, act_cache, mask))
         logits, out_cache = affine_forward(h, self.params[f"W{L}"], self.params[f"b{L}"])
         probs, softmax_cache = softmax_forward(logits)
-        # What backward needs, and what the last pass produced (read by fit and
-        # dead_fraction): the probabilities and the hidden activations.
-        self._cache = (layers, out_cache, softmax_cache)
-        self.probs, self.hidden = probs, hidden
-        return (probs, hidden) if return_hidden else probs
+        return probs, Cache(layers, out_cache, softmax_cache, probs, hidden)
 
-    def data_loss(self, y):
-        """Mean cross-entropy of the last forward pass against labels y."""
-        return cross_entropy(self._cache[2], y)
+    def data_loss(self, y, cache):
+        """Mean cross-entropy of a forward pass (its ``cache``) against labels y."""
+        return cross_entropy(cache.softmax, y)
 
     def l2_penalty(self):
         """0.5 * l2 * sum of squared weights (biases are not penalised)."""
@@ -164,8 +176,8 @@ class MLP:
         return 0.5 * self.l2 * float(sum(np.vdot(W, W) for W in Ws))
 
     # ---- backward ----------------------------------------------------------
-    def backward(self, y):
-        """Gradients of the loss of the last forward pass, keyed like ``params``.
+    def backward(self, y, cache):
+        """Gradients of the loss of a forward pass (its ``cache``), keyed like ``params``.
 
         The chain rule, from the top:
           dlogits = (probs - onehot(y)) / N               softmax + cross-entropy
@@ -177,15 +189,12 @@ class MLP:
             dW_i, db_i, dh = affine_backward(dz)
           and dW_i += l2 * W_i for the weight-decay term.
         """
-        if self._cache is None:
-            raise RuntimeError("backward() needs a forward() first")
-        layers, out_cache, _ = self._cache
         L = self.num_layers
         grads = {}
-        dlogits = softmax_cross_entropy_backward(self.probs, y)
-        dh, grads[f"W{L}"], grads[f"b{L}"] = affine_backward(dlogits, out_cache)
+        dlogits = softmax_cross_entropy_backward(cache.probs, y)
+        dh, grads[f"W{L}"], grads[f"b{L}"] = affine_backward(dlogits, cache.output)
         for i in range(L - 1, 0, -1):
-            affine_cache, bn_cache, act_cache, mask = layers[i - 1]
+            affine_cache, bn_cache, act_cache, mask = cache.layers[i - 1]
             if mask is not None:
                 dh = dropout_backward(dh, mask)
             dz = self._act_backward(dh, act_cache)
@@ -200,26 +209,24 @@ class MLP:
 
     def loss(self, X, y, train=False):
         """(loss, grads) for a batch: one forward and one backward pass."""
-        self.forward(X, train=train)
-        loss = self.data_loss(y) + self.l2_penalty()
-        return loss, self.backward(y)
+        probs, cache = self.forward(X, train=train)
+        loss = self.data_loss(y, cache) + self.l2_penalty()
+        return loss, self.backward(y, cache)
 
     # ---- using the trained network ----------------------------------------
+    def predict_proba(self, X, batch_size=10000):
+        """Class probabilities (N, C) for inputs X (N, D), in batches of ``batch_size``
+        rows (the intermediate activations of all 60,000 images at once would
+        take about 0.5 GB)."""
+        return np.concatenate([self.forward(X[i:i + batch_size])[0]
+                               for i in range(0, len(X), batch_size)])
+
     def predict(self, X, batch_size=10000):
         """Integer class labels (N,) for inputs X (N, D)."""
-        return np.concatenate([self.forward(X[i:i + batch_size]).argmax(axis=1)
-                               for i in range(0, len(X), batch_size)])
+        return self.predict_proba(X, batch_size).argmax(axis=1)
 
     def accuracy(self, X, y):
         return float(np.mean(self.predict(X) == y))
-
-    def dead_fraction(self, X=None):
-        """Per hidden layer, the fraction of units that output <= 0 for every row of X,
-        or of the last forward pass's input when X is None (dead ReLU units; for
-        other activations, units that never turn positive)."""
-        if X is not None:
-            self.forward(X)
-        return [float(np.mean(~(h > 0).any(axis=0))) for h in self.hidden]
 
     # ---- saving ------------------------------------------------------------
     def save(self, path):

@@ -1,6 +1,6 @@
 """Where a figure came from: the software, the machine, the data and the code.
 
-train.py (results.json), evaluate.py (evaluation.json) and benchmark.py (its
+train.py (results.json), experiments/evaluate.py (evaluation.json) and experiments/speed.py (its
 report) record ``environment(data_path)``, so that a reader whose numbers differ
 from ours can see why. The same seed on the same machine and software gives
 bit-identical results; another CPU or BLAS build rounds the matrix products
@@ -16,6 +16,8 @@ import os
 import platform
 import subprocess
 import sys
+
+from cli import loaded_openblas
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Where keras.datasets.mnist.load_data() keeps its download.
@@ -96,7 +98,7 @@ def blas_info():
         info.update(name=built.get("name"), version=built.get("version"))
     except Exception:  # older NumPy, or another layout of show_config
         pass
-    library = _loaded_openblas()
+    library = loaded_openblas()
     if library is not None:
         for prefix in ("scipy_openblas", "openblas"):
             for suffix in ("64_", ""):
@@ -108,17 +110,6 @@ def blas_info():
                     info["threads"] = int(threads())
                     return info
     return info
-
-
-def _loaded_openblas():
-    """The OpenBLAS library this process has loaded (Linux: from /proc/self/maps), or None."""
-    try:
-        with open("/proc/self/maps") as f:
-            paths = {line.split()[-1] for line in f if "openblas" in line.lower()}
-        path = next(p for p in sorted(paths) if ".so" in os.path.basename(p))
-        return ctypes.CDLL(path)
-    except (OSError, StopIteration, IndexError):
-        return None
 
 
 def git_info():
@@ -138,7 +129,7 @@ def git_info():
 def weights_sha256(params):
     """SHA-256 of a model's arrays (name, dtype, shape and bytes, in name order):
     the same trained weights give the same digest, whatever file they are in.
-    results.json records it, and evaluate.py checks that a results.json belongs
+    results.json records it, and experiments/evaluate.py checks that a results.json belongs
     to the model it evaluates."""
     import numpy as np
     digest = hashlib.sha256()

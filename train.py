@@ -11,51 +11,22 @@ import argparse
 import math
 import os
 import sys
-import tempfile
 import time
 
-# One BLAS thread unless told otherwise: the matrix products of a batch of 64
-# are too small to gain from a second thread, which then mostly waits, and on
-# a busy machine it makes an epoch several times slower (benchmark.py measures
-# both). It has to be set before NumPy is first imported.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from augment import Augmenter  # noqa: E402
-from data import DATA_HELP, VAL_SIZE, DataError, default_data_path, load_mnist, prepare  # noqa: E402
-from fileio import save_figure, write_json  # noqa: E402
-from model import ACTIVATIONS, MLP  # noqa: E402
-from optim import SCHEDULE_NAMES, SCHEDULES, SGD, Adam, make_schedule  # noqa: E402
-from provenance import environment, weights_sha256  # noqa: E402
-
-NUM_CLASSES = 10
-DIGITS = [str(c) for c in range(NUM_CLASSES)]  # the default class names
+from augment import Augmenter
+from cli import (HelpFormatter, check_writable, checked, fraction, non_negative_float,
+                 non_negative_int, positive_float, positive_int, single_blas_thread)
+from data import (DATA_HELP, DIGITS, VAL_SIZE, DataError, default_data_path, load_mnist,
+                  prepare)
+from fileio import save_figure, write_json
+from model import ACTIVATIONS, MLP, dead_fraction
+from optim import SCHEDULE_NAMES, SCHEDULES, SGD, Adam, make_schedule
+from provenance import environment, weights_sha256
 
 
 # ---- command line ----------------------------------------------------------
-def checked(convert, ok, wanted):
-    """An argparse type: convert(text), then require ok(value). Either failing
-    gives the same argparse error, "must be <wanted>, got <text>"."""
-    def parse(text):
-        try:
-            value = convert(text)
-        except ValueError:
-            value = None
-        if value is None or not ok(value):
-            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}")
-        return value
-    parse.__name__ = wanted  # argparse names the type in some messages
-    return parse
-
-
-positive_int = checked(int, lambda v: v > 0, "a positive integer")
-non_negative_int = checked(int, lambda v: v >= 0, "an integer >= 0")
-positive_float = checked(float, lambda v: 0 < v < np.inf, "a positive number")
-non_negative_float = checked(float, lambda v: 0 <= v < np.inf, "a number >= 0")
-fraction = checked(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
-
-
 def class_names(text):
     """--classes: a file with one name per line, or the names separated by commas
     ("T-shirt,Trouser,..."). Label k of the data is the k-th name."""
@@ -98,18 +69,6 @@ def preset_help():
         return f"--{key.replace('_', '-')} {value}"
     return "; ".join(f"{name}: " + " ".join(flag(k, v) for k, v in preset.items())
                      for name, preset in PRESETS.items())
-
-
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows each flag's default, unless its help already says it or there is none
-    (None, or False for a switch). A default of 0 is shown: ``0 in (None, False)``
-    is True in Python, which once hid --seed 0, --l2 0 and --warmup 0."""
-
-    def _get_help_string(self, action):
-        if ("(default" in (action.help or "") or action.default is None
-                or action.default is False):
-            return action.help
-        return super()._get_help_string(action)
 
 
 def parse_args(argv=None):
@@ -173,7 +132,7 @@ def parse_args(argv=None):
     p.add_argument("--classes", type=class_names, default=DIGITS,
                    help="names of the classes, label 0 first: comma-separated or a file with "
                    "one per line (e.g. Fashion-MNIST's T-shirt,Trouser,...); saved with the "
-                   "model, shown by evaluate.py and predict.py (default: the digits 0..9)")
+                   "model, shown by experiments/evaluate.py and predict.py (default: the digits 0..9)")
     p.add_argument("--out", default=".", help="folder for loss_curve.png, results.json, model.npz")
     args = p.parse_args(argv)
     if args.seed < 0:  # NumPy's generators take seeds >= 0 only
@@ -249,12 +208,13 @@ def fit(model, optimizer, train, val, epochs, batch_size, seed=0,
                 idx = order[i:i + batch_size]
                 yb = y[idx]
                 xb = X[idx] if augment is None else augment(X[idx])
-                loss, grads = model.loss(xb, yb, train=True)
+                probs, cache = model.forward(xb, train=True)
+                loss = model.data_loss(yb, cache) + model.l2_penalty()
                 if not math.isfinite(loss):
                     raise Diverged(f"epoch {epoch}, step {step + 1}: loss is {loss}")
-                optimizer.step(model.params, grads)
+                optimizer.step(model.params, model.backward(yb, cache))
                 losses.append(loss)
-                correct += int(np.count_nonzero(model.probs.argmax(axis=1) == yb))
+                correct += int(np.count_nonzero(probs.argmax(axis=1) == yb))
             seconds = time.perf_counter() - start
             # A last step can blow the weights up without a NaN loss yet; never
             # go on (to validation, test accuracy, saving) with such weights.
@@ -275,11 +235,11 @@ def fit(model, optimizer, train, val, epochs, batch_size, seed=0,
             line = (f"Epoch {epoch:{len(str(epochs))}d}/{epochs}  "
                     f"loss {history['loss'][-1]:.4f}  acc {history['accuracy'][-1]:.4f}")
             if len(X_val):
-                probs = model.forward(X_val)  # one pass for all three figures
+                probs, cache = model.forward(X_val)  # one pass for all three figures
                 # The same loss as training's (with the L2 term), but no dropout.
-                history["val_loss"].append(model.data_loss(y_val) + model.l2_penalty())
+                history["val_loss"].append(model.data_loss(y_val, cache) + model.l2_penalty())
                 history["val_accuracy"].append(float(np.mean(probs.argmax(axis=1) == y_val)))
-                history["dead_relu"].append(model.dead_fraction())
+                history["dead_relu"].append(dead_fraction(cache.hidden))
                 line += (f"  val_loss {history['val_loss'][-1]:.4f}"
                          f"  val_acc {history['val_accuracy'][-1]:.4f}")
             line += f"  {seconds:.2f}s"
@@ -339,20 +299,8 @@ def history_figure(history):
     return fig
 
 
-def check_writable(folder, flag="--out"):
-    """Fail before training, not after, if the results cannot be written;
-    the message names the folder's command-line ``flag``."""
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise DataError(f"{flag} {folder}: is a file, not a folder")
-    try:
-        os.makedirs(folder, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as e:
-        raise DataError(f"{flag} {folder}: cannot write there ({e.strerror})") from None
-
-
 def main(argv=None):
+    single_blas_thread()
     args = parse_args(argv)
     t_start = time.perf_counter()
     try:
@@ -400,7 +348,7 @@ def main(argv=None):
         "sizes": list(sizes),
         "image_shape": list(data[0].shape[1:]),
         "classes": list(args.classes),
-        # Identifies the model.npz of this run (evaluate.py checks it).
+        # Identifies the model.npz of this run (experiments/evaluate.py checks it).
         "weights_sha256": weights_sha256(model.params),
         "environment": environment(args.data),
         "history": {k: v for k, v in history.items() if k != "iteration_loss"},

@@ -32,10 +32,23 @@ NO_DATA = ("needs MNIST, which keras.datasets.mnist could not download (no netwo
            "set MNIST_DATA=path/to/mnist.npz (or a folder of the four IDX files)")
 
 
+def script_command(name):
+    """The command a user types for the script ``name``, a path from the project's
+    folder: ``python train.py`` at the top, ``python -m folder.script`` in a folder."""
+    if os.path.dirname(name):
+        return [sys.executable, "-m", name[:-len(".py")].replace("/", ".")]
+    return [sys.executable, os.path.join(ROOT, name)]
+
+
 def run_script(name, *args, timeout=300, **kwargs):
-    """``python NAME ARGS...`` as a user runs it (one BLAS thread, inherited from
-    here): the CompletedProcess, with stdout and stderr as text."""
-    return subprocess.run([sys.executable, os.path.join(ROOT, name), *map(str, args)],
+    """``python NAME ARGS...`` (or ``python -m folder.name``) as a user runs it,
+    from the project's folder unless ``cwd`` says otherwise (one BLAS thread,
+    inherited from here): the CompletedProcess, with stdout and stderr as text."""
+    kwargs.setdefault("cwd", ROOT)
+    env = dict(kwargs.pop("env", None) or os.environ)
+    if os.path.dirname(name):  # python -m finds the module from the project's folder
+        env["PYTHONPATH"] = ROOT
+    return subprocess.run([*script_command(name), *map(str, args)], env=env,
                           capture_output=True, text=True, timeout=timeout, **kwargs)
 
 

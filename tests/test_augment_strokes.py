@@ -279,11 +279,11 @@ def test_train_passes_the_new_flags_to_the_augmenter(tmp_path):
     assert loss("again", "--thin", "1") == loss("--thin", "--thin", "1")
 
 
-# ---- stroke_robustness.py: the independent pen the models are measured with ----------
+# ---- handwriting/strokes.py: the independent pen the models are measured with ----------
 def test_measuring_pen_changes_width_by_whole_pixels():
     """stroke_robustness.pen re-draws at 4x with a disk-like pen: a 3-px line
     comes out 2, 3, 4, 5 px wide at -1, 0, +1, +2, centred, at full ink."""
-    import stroke_robustness
+    from handwriting import strokes as stroke_robustness
     X = vertical_line(3)
     for change, expected in ((-1, 2.0), (0, 3.0), (1, 4.0), (2, 5.0)):
         out = stroke_robustness.pen(X, change)

@@ -8,12 +8,12 @@ from optim import SCHEDULES
 
 @pytest.fixture(scope="module")
 def keras():
-    from baseline import import_keras_quietly
+    from experiments.keras_baseline import import_keras_quietly
     return import_keras_quietly()
 
 
 def test_same_layers_and_initialisation(keras):
-    from baseline import make_model
+    from experiments.keras_baseline import make_model
     sizes = (784, 128, 64, 10)
     keras.utils.set_random_seed(0)
     model = make_model(keras, sizes, dropout=0.1, lr=0.05, momentum=0.9, total_steps=100)
@@ -32,7 +32,7 @@ def test_same_layers_and_initialisation(keras):
 
 
 def test_same_learning_rate_schedule(keras):
-    from baseline import make_model
+    from experiments.keras_baseline import make_model
     total = 1000
     model = make_model(keras, (8, 4, 3), dropout=0.1, lr=0.05, momentum=0.9, total_steps=total)
     schedule = model.optimizer.learning_rate if callable(model.optimizer.learning_rate) \

@@ -1,4 +1,4 @@
-"""baselines.py: cross-validation that cannot peek, the MLP's row from train.py's
+"""classifiers/compare.py: cross-validation that cannot peek, the MLP's row from train.py's
 files (or a note that they are missing), one-line errors, and a --quick run of
 the whole script as a user runs it."""
 import json
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import baselines
+from classifiers import compare as baselines
 from classifiers import KNearestNeighbor
 from conftest import ROOT
 from model import MLP
@@ -132,7 +132,7 @@ def test_missing_data_is_one_line(tmp_path):
 # ---- the whole script -----------------------------------------------------------
 @pytest.fixture(scope="module")
 def quick_run(mnist, tmp_path_factory):
-    """python baselines.py --quick, as a user runs it, on a keras-layout .npz that
+    """python -m classifiers.compare --quick, as a user runs it, on a keras-layout .npz that
     holds exactly the images --quick uses (the first 5,000 training images, the
     10,000 validation images, the first 1,000 test images: the same split and
     the same run as on all of MNIST, from a file 4x smaller)."""
@@ -146,13 +146,14 @@ def quick_run(mnist, tmp_path_factory):
              y_train=np.concatenate([y[:5000], y_val]), x_test=images(X_test[:1000]),
              y_test=y_test[:1000])
     result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "baselines.py"), "--quick",
+        [sys.executable, "-m", "classifiers.compare", "--quick",
          "--data", str(folder / "mnist.npz"), "--out", str(folder / "docs"),
          "--assets", str(folder / "assets"), "--results", str(folder / "no_results.json"),
          "--model", str(folder / "no_model.npz")],
-        capture_output=True, text=True, timeout=120, cwd=folder)
+        capture_output=True, text=True, timeout=120, cwd=folder,
+        env={**os.environ, "PYTHONPATH": ROOT})
     assert result.returncode == 0, result.stderr
-    with open(folder / "docs" / "baselines.json") as f:
+    with open(folder / "docs" / "classifiers.json") as f:
         summary = json.load(f)
     return folder, summary, result.stdout
 
@@ -162,7 +163,7 @@ def test_quick_run_writes_the_table_and_pictures(quick_run):
     for name in PICTURES:
         with Image.open(folder / "assets" / name) as image:
             assert image.format == "PNG" and min(image.size) > 200
-    report = (folder / "docs" / "baselines.md").read_text()
+    report = (folder / "docs" / "classifiers.md").read_text()
     for text in (report, stdout):
         assert "| method | validation accuracy | test accuracy | time to train |" in text
         assert "| k-nearest neighbours, k = " in text and "| softmax classifier (lr " in text

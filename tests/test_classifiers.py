@@ -167,9 +167,9 @@ def test_same_seed_same_model(rng):
 
 @pytest.fixture(scope="module")
 def linear_features(mnist):
-    """The real training and test sets as baselines.py gives them to the linear
+    """The real training and test sets as classifiers/compare.py gives them to the linear
     classifiers: centred on the training mean image, plus a column of ones."""
-    from baselines import features
+    from classifiers.compare import features
     (X, y), _, (X_test, y_test) = mnist
     mean = X.mean(axis=0)
     return (features(X, mean), y), (features(X_test, mean), y_test)

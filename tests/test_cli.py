@@ -24,17 +24,17 @@ matplotlib.use("Agg")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import baseline  # noqa: E402
-import baselines  # noqa: E402
-import benchmark  # noqa: E402
+from experiments import keras_baseline as baseline
+from classifiers import compare as baselines
+from experiments import speed as benchmark
 import data  # noqa: E402
-import evaluate  # noqa: E402
-import handwriting_benchmark  # noqa: E402
+from experiments import evaluate
+from handwriting import benchmark as handwriting_benchmark
 import predict  # noqa: E402
-import serve  # noqa: E402
-import stroke_robustness  # noqa: E402
+from handwriting import serve
+from handwriting import strokes as stroke_robustness
 import train  # noqa: E402
-import tune  # noqa: E402
+from experiments import tune
 from conftest import write_idx  # noqa: E402
 from model import MLP  # noqa: E402
 from provenance import weights_sha256  # noqa: E402
@@ -132,11 +132,11 @@ def test_no_user_facing_text_names_our_shared_folder():
     assert offenders == []
 
 
-SCRIPTS = {"train.py": train, "evaluate.py": evaluate, "predict.py": predict,
-           "tune.py": tune, "baseline.py": baseline, "benchmark.py": benchmark,
-           "serve.py": serve, "baselines.py": baselines,
-           "handwriting_benchmark.py": handwriting_benchmark,
-           "stroke_robustness.py": stroke_robustness}
+SCRIPTS = {"train.py": train, "experiments/evaluate.py": evaluate, "predict.py": predict,
+           "experiments/tune.py": tune, "experiments/keras_baseline.py": baseline, "experiments/speed.py": benchmark,
+           "handwriting/serve.py": serve, "classifiers/compare.py": baselines,
+           "handwriting/benchmark.py": handwriting_benchmark,
+           "handwriting/strokes.py": stroke_robustness}
 
 
 def parser_of(module, monkeypatch):
@@ -188,9 +188,9 @@ def test_empty_mnist_data_means_unset(monkeypatch):
     """MNIST_DATA="" (as after `export MNIST_DATA=` or `MNIST_DATA= python train.py`)
     is the keras path, as if unset, in every script; an empty --data is one clear line."""
     monkeypatch.setenv("MNIST_DATA", "")
-    argv = {"benchmark.py": [], "stroke_robustness.py": ["model.npz"]}
-    for name in ("train.py", "evaluate.py", "tune.py", "baseline.py", "benchmark.py",
-                 "baselines.py", "stroke_robustness.py"):
+    argv = {"experiments/speed.py": [], "handwriting/strokes.py": ["model.npz"]}
+    for name in ("train.py", "experiments/evaluate.py", "experiments/tune.py", "experiments/keras_baseline.py", "experiments/speed.py",
+                 "classifiers/compare.py", "handwriting/strokes.py"):
         args = SCRIPTS[name].parse_args(argv.get(name, ["--out", "x"]))
         assert args.data is None, name
     monkeypatch.setenv("MNIST_DATA", "some/mnist.npz")

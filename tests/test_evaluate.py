@@ -1,4 +1,4 @@
-"""evaluate.py: its numbers, its pictures, and the rotation it uses."""
+"""experiments/evaluate.py: its numbers, its pictures, and the rotation it uses."""
 import json
 import os
 
@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import evaluate
+from experiments import evaluate
 from conftest import run_script
 from model import MLP
-from preprocess import rotate
+from handwriting.preprocess import rotate
 
-LIMIT = 3000  # test images evaluate.py looks at here: enough to be meaningful, and quick
+LIMIT = 3000  # test images experiments/evaluate.py looks at here: enough to be meaningful, and quick
 PICTURES = ["confusion_matrix.png", "mistakes.png", "weights.png", "robustness.png",
             "dead_relu.png"]
 
@@ -121,10 +121,10 @@ def test_robustness_scores_the_stated_noise_and_turns_both_ways(images):
 # ---- the whole run ---------------------------------------------------------
 @pytest.fixture(scope="module")
 def evaluated(trained_run, mnist_path, tmp_path_factory):
-    """evaluate.py run as a user would on the model of the shared real run
+    """experiments/evaluate.py run as a user would on the model of the shared real run
     (conftest's trained_run): (out folder, evaluation.json, stdout)."""
     out = tmp_path_factory.mktemp("eval")
-    result = run_script("evaluate.py", "--model", trained_run.folder / "model.npz", "--out", out,
+    result = run_script("experiments/evaluate.py", "--model", trained_run.folder / "model.npz", "--out", out,
                         "--data", mnist_path, "--limit", LIMIT)
     assert result.returncode == 0, result.stderr
     with open(out / "evaluation.json") as f:
@@ -187,7 +187,7 @@ def test_evaluation_numbers_agree_with_the_model(evaluated, trained_run, mnist_p
 
 
 def run_evaluate(*args):
-    return run_script("evaluate.py", *args)
+    return run_script("experiments/evaluate.py", *args)
 
 
 def test_bad_model_or_results_is_one_line_and_writes_nothing(tmp_path, trained_run, mnist_path):

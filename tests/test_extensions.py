@@ -162,16 +162,16 @@ def test_batchnorm_running_statistics_converge_and_eval_is_per_example():
     X, y = tiny_problem(seed=1, n=64)
     model = MLP((7, 5, 4), batchnorm=True, seed=0, dtype=np.float64)
     for _ in range(200):
-        model.forward(X, train=True)
+        model.forward(X, train=True)  # batch statistics: updates the running ones
     z = X @ model.params["W1"] + model.params["b1"]
     np.testing.assert_allclose(model.bn_running[0]["mean"], z.mean(axis=0), rtol=1e-6)
     np.testing.assert_allclose(model.bn_running[0]["var"], z.var(axis=0), rtol=1e-6)
     # Evaluation: a row's prediction does not depend on the rest of its batch.
-    together = model.forward(X)
-    alone = np.concatenate([model.forward(X[i:i + 1]) for i in range(len(X))])
+    together = model.forward(X)[0]
+    alone = np.concatenate([model.forward(X[i:i + 1])[0] for i in range(len(X))])
     np.testing.assert_allclose(together, alone, rtol=1e-12)
     # Training mode does depend on the batch (that is what it normalises over).
-    assert not np.allclose(model.forward(X[:8], train=True), model.forward(X, train=True)[:8])
+    assert not np.allclose(model.forward(X[:8], train=True)[0], model.forward(X, train=True)[0][:8])
 
 
 def test_save_load_round_trips_batchnorm_and_activation(tmp_path):
@@ -189,7 +189,7 @@ def test_save_load_round_trips_batchnorm_and_activation(tmp_path):
     for a, b in zip(model.bn_running, loaded.bn_running):
         np.testing.assert_array_equal(a["mean"], b["mean"])
         np.testing.assert_array_equal(a["var"], b["var"])
-    np.testing.assert_array_equal(model.forward(X), loaded.forward(X))
+    np.testing.assert_array_equal(model.forward(X)[0], loaded.forward(X)[0])
     # A file whose running statistics do not fit is refused, naming the file.
     with np.load(path) as f:
         broken = dict(f)
@@ -443,4 +443,4 @@ def test_files_from_before_the_options_load_as_relu(tmp_path):
     loaded = MLP.load(tmp_path / "old.npz")
     assert loaded.activation == "relu" and not loaded.batchnorm
     X = np.random.default_rng(0).random((4, 7), dtype=np.float32)
-    np.testing.assert_array_equal(loaded.forward(X), model.forward(X))
+    np.testing.assert_array_equal(loaded.forward(X)[0], model.forward(X)[0])

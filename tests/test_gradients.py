@@ -24,8 +24,8 @@ def check_all_params(model, X, y, train=False, seed_dropout=None):
     def loss_only():
         if seed_dropout is not None:  # the same dropout mask on every evaluation
             model.rng = np.random.default_rng(seed_dropout)
-        model.forward(X, train=train)
-        return model.data_loss(y) + model.l2_penalty()
+        _, cache = model.forward(X, train=train)
+        return model.data_loss(y, cache) + model.l2_penalty()
 
     if seed_dropout is not None:
         model.rng = np.random.default_rng(seed_dropout)
@@ -91,9 +91,9 @@ def test_backward_matches_tensorflow_autodiff(rng):
 def test_float64_in_float64_out(rng):
     model = small_model()
     X, y = batch(rng)
-    probs = model.forward(X)
+    probs, cache = model.forward(X)
     assert probs.dtype == np.float64
-    assert all(g.dtype == np.float64 for g in model.backward(y).values())
+    assert all(g.dtype == np.float64 for g in model.backward(y, cache).values())
 
 
 def test_float32_training_stays_float32(rng):
@@ -106,9 +106,9 @@ def test_float32_training_stays_float32(rng):
 def test_params_are_the_single_source_of_truth(rng):
     model = small_model()
     X, _ = batch(rng)
-    before = model.forward(X).copy()
+    before = model.forward(X)[0].copy()
     model.params["W3"] = np.zeros_like(model.params["W3"])
     model.params["b3"] = np.zeros_like(model.params["b3"])
-    after = model.forward(X)
+    after = model.forward(X)[0]
     assert not np.allclose(before, after)
     np.testing.assert_allclose(after, 0.25)  # zero logits: uniform over 4 classes

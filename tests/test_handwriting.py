@@ -1,5 +1,5 @@
 """Reading real handwriting: each preprocessing step on an image where its
-effect is known, and a slice of handwriting_benchmark.py."""
+effect is known, and a slice of handwriting/benchmark.py."""
 import os
 import sys
 
@@ -10,9 +10,9 @@ from PIL import Image, ImageDraw
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import handwriting_benchmark as hb  # noqa: E402
+from handwriting import benchmark as hb
 from model import MLP  # noqa: E402
-from preprocess import (MNIST_STROKE_WIDTH, STEPS, label_components, light_on_dark,  # noqa: E402
+from handwriting.preprocess import (MNIST_STROKE_WIDTH, STEPS, label_components, light_on_dark,  # noqa: E402
                         max_filter, mnist_like, separate_ink, stroke_width)
 
 
@@ -191,7 +191,7 @@ SLICE_CONDITIONS = ("clean", "grid paper", "sharp-edged shadow")
 
 @pytest.fixture(scope="module")
 def benchmark_slice():
-    """3 digits x 3 conditions x 4 samples, as handwriting_benchmark.py draws them."""
+    """3 digits x 3 conditions x 4 samples, as handwriting/benchmark.py draws them."""
     return list(hb.generate(4, seed=0, conditions=SLICE_CONDITIONS, digits=SLICE_DIGITS,
                             fonts=False))
 
@@ -229,11 +229,11 @@ def test_benchmark_command_writes_its_report(tmp_path, monkeypatch):
     monkeypatch.setattr(hb, "FONT_PACKAGES", hb.FONT_PACKAGES[:1] + [
         ("fonts-not-installed", str(tmp_path / "missing.ttf"))])
     hb.main(["--per-digit", "1", "--out", str(tmp_path)])
-    report = (tmp_path / "handwriting_benchmark.md").read_text()
+    report = (tmp_path / "handwriting.md").read_text()
     for row in hb.CONDITIONS:
         assert f"| {row} |" in report
     assert "fonts-not-installed (not installed: apt-get install fonts-not-installed)" in report
-    data = __import__("json").loads((tmp_path / "handwriting_benchmark.json").read_text())
+    data = __import__("json").loads((tmp_path / "handwriting.json").read_text())
     assert set(data["accuracy"]["default"]) >= set(hb.CONDITIONS)
     picture = Image.open(tmp_path / "handwriting_samples.png")
     assert picture.size[0] > 500 and picture.size[1] > 1000

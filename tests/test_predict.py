@@ -1,4 +1,4 @@
-"""MNIST-style preprocessing (preprocess.py) and predict.py.
+"""MNIST-style preprocessing (handwriting/preprocess.py) and predict.py.
 
 The font test takes the network of the shared real run (conftest's trained_run)
 and asks it to read digits the test draws itself with DejaVu fonts (shipped inside
@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from conftest import ROOT, run_script
 from model import MLP
-from preprocess import (BOX, SIZE, BlankImage, centre_of_mass, light_on_dark, mnist_like,
+from handwriting.preprocess import (BOX, SIZE, BlankImage, centre_of_mass, light_on_dark, mnist_like,
                         read_gray)
 
 # Where MNIST's digits have their centre of mass, (row, column) in pixel indices:
@@ -173,7 +173,7 @@ def test_font_digits_are_mostly_recognised(trained_model):
     """6 DejaVu faces x 3 sizes x 3 stroke widths x 2 polarities x 10 digits,
     at random positions: 1080 images. Font digits are not handwriting.
     Measured with this fixture (97.5 % on MNIST's test set) and the four
-    photo steps of preprocess.py: 91.6 % right (88.9 % without them); DejaVu
+    photo steps of handwriting/preprocess.py: 91.6 % right (88.9 % without them); DejaVu
     Sans 99 %, the bold faces 73-90 %; worst digits '4' 74 %, '9' 80 % and
     '6' 86 %. The default 20-epoch model reads 89.3 %, the robust one 90.5 %.
     75 % leaves room for seeds, while broken polarity, centring or scaling

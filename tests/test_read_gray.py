@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from conftest import run_script
-from preprocess import MAX_PIXELS, ImageTooLarge, mnist_like, read_gray
+from handwriting.preprocess import MAX_PIXELS, ImageTooLarge, mnist_like, read_gray
 
 # pytest resets the warning filters for each test, undoing preprocess's filter for
 # Pillow's warning about images over 89 MP; test_predict_on_a_huge_png_is_one_line_at_once

@@ -1,10 +1,10 @@
-"""serve.py: the HTTP API from pytest, and the page in a real browser.
+"""handwriting/serve.py: the HTTP API from pytest, and the page in a real browser.
 
 The server reads digits with a network that ``python train.py --epochs 3`` trains
 here (a few seconds; about 97 % on MNIST's test set), not with the shipped model:
 what these tests see then depends only on the code under test, and they keep
 holding when the shipped model is retrained or replaced. One test runs
-``python serve.py`` with its default (shipped) model and checks that it answers
+``python -m handwriting.serve`` with its default (shipped) model and checks that it answers
 like ``predict.py``.
 
 The digits are drawn from the strokes in STROKES: rendered with Pillow for the
@@ -30,9 +30,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-import serve
+from handwriting import serve
 from conftest import ROOT, run_script
-from predict import load_model
+from handwriting.read import load_model
 
 # pytest resets the warning filters for each test, undoing preprocess's filter for
 # Pillow's warning about images over 89 MP (test_read_gray.py checks it for users).
@@ -114,13 +114,13 @@ def server(model_path):
 
 
 def start_serve_py(*args):
-    """``python serve.py --port 0 *args`` as a child process: (process, its URL).
+    """``python -m handwriting.serve --port 0 *args`` as a child process: (process, its URL).
     SIGINT is restored to its default in the child: a shell that starts
     programs in the background (CI runners, scripts) ignores it, and so would
     the child."""
     process = subprocess.Popen(
-        [sys.executable, os.path.join(ROOT, "serve.py"), "--port", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "handwriting.serve", "--port", "0", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     first = process.stdout.readline()
     assert "open http://127.0.0.1:" in first, (first, process.stderr.read())
@@ -130,7 +130,7 @@ def start_serve_py(*args):
 
 @pytest.fixture(scope="module")
 def served(model_path):
-    """The URL of ``python serve.py --model <model_path>``, running as a child process."""
+    """The URL of ``python -m handwriting.serve --model <model_path>``, running as a child process."""
     process, url = start_serve_py("--model", model_path)
     yield url
     process.send_signal(signal.SIGINT)
@@ -353,7 +353,7 @@ def test_200_requests_from_8_threads(served):
     # Every answer is its own image's, to the last activation: no request saw another's.
     assert all(answer == alone[digit] for (_, answer, _), digit in zip(results, jobs))
     latencies = sorted(seconds for *_, seconds in results)
-    print(f"\npython serve.py, a 448x448 PNG as the page sends: one at a time, median "
+    print(f"\npython -m handwriting.serve, a 448x448 PNG as the page sends: one at a time, median "
           f"{1000 * statistics.median(one_at_a_time):.0f} ms; 200 requests from 8 threads, "
           f"median {1000 * statistics.median(latencies):.0f} ms, 90th percentile "
           f"{1000 * latencies[179]:.0f} ms, {200 / wall:.0f} requests/s "
@@ -388,7 +388,7 @@ def test_serve_py_bad_model_or_busy_port_is_one_line(tmp_path):
         port = str(taken.getsockname()[1])
         for args, words in [(["--model", str(not_a_model)], "not a saved MLP"),
                             (["--port", port], f"cannot listen on 127.0.0.1:{port}")]:
-            result = run_script("serve.py", *args, timeout=60)
+            result = run_script("handwriting/serve.py", *args, timeout=60)
             assert result.returncode == 1 and result.stdout == ""
             assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
             assert words in result.stderr

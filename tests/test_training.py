@@ -9,7 +9,7 @@ test_training_loop.py (each seeded part on its own).
 """
 import numpy as np
 
-from model import MLP
+from model import MLP, dead_fraction
 from optim import SGD
 from train import fit
 
@@ -51,5 +51,5 @@ def test_fit_history_is_consistent(mnist):
     assert len(history["iteration_loss"]) == 2 * 16     # ceil(1000 / 64) steps per epoch
     assert history["val_accuracy"][-1] == model.accuracy(Xv[:500], yv[:500])
     # The dead units of an epoch are the validation set's, for the final weights.
-    assert history["dead_relu"][-1] == model.dead_fraction(Xv[:500])
+    assert history["dead_relu"][-1] == dead_fraction(model.forward(Xv[:500])[1].hidden)
     assert len(history["dead_relu"][-1]) == 2

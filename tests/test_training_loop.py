@@ -27,7 +27,7 @@ import model as model_module
 import train
 from augment import Augmenter
 from data import load_mnist
-from model import MLP
+from model import MLP, dead_fraction
 from optim import SGD
 
 
@@ -44,10 +44,14 @@ class Recorder(MLP):
         super().__init__(*args, **kwargs)
         self.batches = []
 
-    def loss(self, X, y, train=False):
-        if train:
-            self.batches.append((X[:, 0].astype(int), y.copy()))
-        return super().loss(X, y, train=train)
+    def forward(self, X, train=False):
+        if train:  # a training batch: its labels reach backward next
+            self.batch_ids = X[:, 0].astype(int)
+        return super().forward(X, train=train)
+
+    def backward(self, y, cache):
+        self.batches.append((self.batch_ids, y.copy()))
+        return super().backward(y, cache)
 
 
 def identified(n=50, d=3, seed=0):
@@ -186,11 +190,9 @@ def test_dead_fraction_counts_units_silent_for_every_image():
     model.params["b2"][:] = [0, 1]
     X = np.eye(2)
     # h1 = [[0, 1, 1], [0, 0, 1]]; z2 = [[1, 0], [-1, 0]]: units (dead, alive, alive), (alive, dead)
-    assert model.dead_fraction(X) == [1 / 3, 1 / 2]
-    model.forward(X[:1])  # without X: the last forward pass's input
-    assert model.dead_fraction() == [1 / 3, 1 / 2]
-    model.forward(X[1:])
-    assert model.dead_fraction() == [2 / 3, 1.0]
+    assert dead_fraction(model.forward(X)[1].hidden) == [1 / 3, 1 / 2]
+    assert dead_fraction(model.forward(X[:1])[1].hidden) == [1 / 3, 1 / 2]
+    assert dead_fraction(model.forward(X[1:])[1].hidden) == [2 / 3, 1.0]
 
 
 # ---- main: the numbers it reports ------------------------------------------------
@@ -261,10 +263,10 @@ def seeded_parts(monkeypatch, tmp_path, data, seed):
             parts["weights"] = np.concatenate([v.ravel() for v in self.params.values()])
             parts["order"] = []
 
-        def loss(self, X, y, train=False):
-            if train and len(parts["order"]) < 8:  # the first epoch's 8 batches
+        def backward(self, y, cache):
+            if len(parts["order"]) < 8:  # the first epoch's 8 batches
                 parts["order"].append(y.copy())
-            return super().loss(X, y, train=train)
+            return super().backward(y, cache)
 
     class SpyAugmenter(Augmenter):
         def __call__(self, X):

@@ -1,11 +1,11 @@
-"""tune.py: a tiny grid on a small synthetic MNIST-shaped data set (conftest's
+"""experiments/tune.py: a tiny grid on a small synthetic MNIST-shaped data set (conftest's
 ``quadrants``, whose test set disagrees with its validation set), in two worker
 processes; the CSV, plot and best command; resuming after a stop."""
 import csv
 
 import pytest
 
-import tune
+from experiments import tune
 
 
 def read_csv(path):

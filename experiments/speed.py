@@ -1,14 +1,14 @@
 """How fast does the from-scratch trainer run, next to the frameworks and the machine's limit?
 
-    python benchmark.py --data path/to/mnist.npz           # full run, a few minutes
-    python benchmark.py --data path/to/mnist.npz --quick   # a short smoke run
+    python -m experiments.speed --data path/to/mnist.npz           # full run, a few minutes
+    python -m experiments.speed --data path/to/mnist.npz --quick   # a short smoke run
 
 Everything is measured in one run, on the same data and settings as the default
 ``python train.py`` (784-128-64-10, dropout 0.1, SGD momentum 0.9, lr 0.05 with
 cosine decay, batch 64, 50,000 training images):
 
 - seconds per epoch, the median over epochs of the training pass alone, for our
-  trainer, the Keras baseline (baseline.py) and PyTorch eager if it is installed;
+  trainer, the Keras baseline (experiments/keras_baseline.py) and PyTorch eager if it is installed;
 - the floor: the time of the matrix products of one epoch (forward and backward,
   the same shapes, timed on their own), i.e. the epoch's FLOPs divided by this
   machine's float32 matmul rate on those shapes, and our time as a multiple of it;
@@ -34,7 +34,8 @@ import time
 
 from fileio import write_atomically
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+# The project's folder: the workers and train.py run there, as a user runs them.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 THREADS = (1, 2)
 BATCH_SIZES = (16, 64, 256, 1024)
 WIDTHS = ((64, 32), (128, 64), (256, 128), (512, 256))
@@ -168,11 +169,11 @@ class TorchTrainer:
 
 
 class KerasTrainer:
-    """baseline.py's Keras model, one epoch per call (its cosine schedule
-    counts steps across the calls, so the run is the same as baseline.py's)."""
+    """experiments/keras_baseline.py's Keras model, one epoch per call (its cosine schedule
+    counts steps across the calls, so the run is the same as experiments/keras_baseline.py's)."""
 
     def __init__(self, train, sizes, epochs, batch_size):
-        from baseline import epoch_timer, import_keras_quietly, make_model
+        from experiments.keras_baseline import epoch_timer, import_keras_quietly, make_model
         keras = import_keras_quietly()
         keras.utils.set_random_seed(0)
         self.train, self.batch_size, self.done = train, batch_size, 0
@@ -320,7 +321,7 @@ def child_env(threads):
 
 def run_child(cmd, threads=None):
     """Run cmd to its end and return its stdout; raise RuntimeError if it fails."""
-    proc = subprocess.run(cmd, cwd=HERE, env=child_env(threads), capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=ROOT, env=child_env(threads), capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(child_error(cmd, proc.returncode, proc.stderr))
     return proc.stdout
@@ -336,7 +337,7 @@ def child_error(cmd, code, stderr):
 
 def run_worker(args, threads, epochs, batch_size=64, hidden=(128, 64), framework="none",
                parts=True):
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--threads", str(threads),
+    cmd = [sys.executable, "-m", "experiments.speed", "--worker", "--threads", str(threads),
            "--epochs", str(epochs), "--batch-size", str(batch_size),
            "--hidden", *map(str, hidden), "--framework", framework]
     cmd += [] if parts else ["--no-parts"]
@@ -348,7 +349,7 @@ def run_worker(args, threads, epochs, batch_size=64, hidden=(128, 64), framework
 def run_script(cmd):
     """Wall seconds and peak resident memory (MB) of a whole script, as a user runs it."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=HERE, env=child_env(None), stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=child_env(None), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     # os.wait4 reports this child's own peak RSS (ru_maxrss, KB on Linux).
     _, status, usage = os.wait4(proc.pid, 0)
@@ -402,7 +403,7 @@ def benchmark(args):
                              parts=False)
     keras_run = None
     if "keras" not in args.skip:
-        progress(f"our default run and Keras (baseline.py's model), {epochs} epochs interleaved")
+        progress(f"our default run and Keras (experiments/keras_baseline.py's model), {epochs} epochs interleaved")
         keras_run = run_worker(args, 1, epochs, framework="keras", parts=False)
 
     main_run = runs[1]
@@ -439,7 +440,7 @@ def benchmark(args):
         say("| PyTorch eager | not installed | | | |")
     if keras_run is not None:
         row(f"Keras {keras_run['framework']['version']} (TensorFlow, its default threads), "
-            "baseline.py's model", keras_run["median"]["framework"], keras_run,
+            "experiments/keras_baseline.py's model", keras_run["median"]["framework"], keras_run,
             keras_run["framework"]["test_accuracy"])
         row("ours again, in the Keras process", keras_run["median"]["ours"], keras_run,
             keras_run["test_accuracy"][-1])
@@ -547,12 +548,12 @@ def benchmark(args):
 
 def parse_args(argv=None):
     from data import DATA_HELP, default_data_path
-    from train import HelpFormatter
+    from cli import HelpFormatter
     p = argparse.ArgumentParser(
         description="Time our trainer against PyTorch, Keras and the matmul floor.",
         formatter_class=HelpFormatter)
     p.add_argument("--data", default=default_data_path(), help=DATA_HELP)
-    p.add_argument("--out", default="docs/benchmark.md", help="markdown file for the tables")
+    p.add_argument("--out", default="docs/reports/speed.md", help="markdown file for the tables")
     p.add_argument("--quick", action="store_true",
                    help="a smoke run: 2 epochs everywhere, no 2-thread runs, no scaling")
     p.add_argument("--skip", nargs="*", default=[],
@@ -587,9 +588,9 @@ def main(argv=None):
         except DataError as e:
             sys.exit(f"error: {e}")
         return
-    args.command = "python " + " ".join([os.path.basename(__file__), *sys.argv[1:]])
+    args.command = " ".join(["python -m experiments.speed", *sys.argv[1:]])
     try:
-        from train import check_writable
+        from cli import check_writable
         from data import DataError
         check_writable(os.path.dirname(os.path.abspath(args.out)))  # before, not after, minutes
     except DataError as e:

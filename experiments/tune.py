@@ -1,8 +1,8 @@
 """Hyperparameter search for the MLP: grid or random, on the validation set.
 
-    python tune.py                          # the assignment's grid, 784-H-10 nets
-    python tune.py --quick                  # the same grid on 5,000 images, 2 epochs
-    python tune.py --search random --trials 30 --hidden 128-64 --optimizer sgd adam
+    python -m experiments.tune                          # the assignment's grid, 784-H-10 nets
+    python -m experiments.tune --quick                  # the same grid on 5,000 images, 2 epochs
+    python -m experiments.tune --search random --trials 30 --hidden 128-64 --optimizer sgd adam
 
 Every trial trains one network on the training split and is scored on the
 validation split only. The test set is used once, at the end, for the winner
@@ -13,30 +13,24 @@ same command again skips them, so an interrupted search resumes where it
 stopped. Writes trials.csv, tune.png (validation accuracy against learning
 rate and L2 strength) and best.txt (the winner as a train.py command line).
 """
+import argparse
+import csv
+import itertools
+import multiprocessing
 import os
+import sys
+import time
 
-# Before NumPy is imported, here and so in every worker: one BLAS thread per
-# process. Parallelism comes from running trials side by side, which scales
-# far better for these small matrices than threads inside one product.
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"
+import numpy as np
 
-import argparse  # noqa: E402
-import csv  # noqa: E402
-import itertools  # noqa: E402
-import multiprocessing  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from data import DATA_HELP, VAL_SIZE, DataError, default_data_path, load_mnist, prepare  # noqa: E402
-from fileio import save_figure, write_atomically  # noqa: E402
-from model import MLP  # noqa: E402
-from optim import SCHEDULE_NAMES, make_schedule  # noqa: E402
-from train import (NUM_CLASSES, Diverged, HelpFormatter, check_writable, fit,  # noqa: E402
-                   fraction, make_optimizer, non_negative_float, non_negative_int, positive_float,
-                   positive_int)
+from cli import (HelpFormatter, check_writable, fraction, non_negative_float, non_negative_int,
+                 positive_float, positive_int, single_blas_thread)
+from data import (DATA_HELP, NUM_CLASSES, VAL_SIZE, DataError, default_data_path, load_mnist,
+                  prepare)
+from fileio import save_figure, write_atomically
+from model import MLP
+from optim import SCHEDULE_NAMES, make_schedule
+from train import Diverged, fit, make_optimizer
 
 # What identifies a trial (and so a row of trials.csv, for resuming).
 KEYS = ("hidden", "lr", "l2", "dropout", "optimizer", "epochs", "batch_size",
@@ -299,6 +293,11 @@ def command_line(trial, args):
 
 
 def main(argv=None):
+    # One BLAS thread per process, here and in every worker: parallelism comes
+    # from running trials side by side, which scales far better for these small
+    # matrices than threads inside one product.
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    single_blas_thread()
     args = parse_args(argv)
     try:
         # Before the workers start: a folder that cannot be written (read-only,

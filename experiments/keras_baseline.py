@@ -1,6 +1,6 @@
 """The same network trained with Keras, as the framework baseline for the README.
 
-    python baseline.py --data path/to/mnist.npz --out baseline.json
+    python -m experiments.keras_baseline --data path/to/mnist.npz --out baseline.json
 
 Same as the default ``python train.py``: 784-128-64-10, ReLU, He-normal
 weights (untruncated, std sqrt(2 / fan_in), as in model.py), zero biases,
@@ -22,12 +22,13 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # no TensorFlow start-up chatter (CUDA probes)
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from data import DATA_HELP, VAL_SIZE, DataError, default_data_path, load_mnist, prepare  # noqa: E402
-from fileio import write_json  # noqa: E402
-from train import (NUM_CLASSES, HelpFormatter, check_writable, fraction,  # noqa: E402
-                   non_negative_int, positive_float, positive_int)
+from cli import (HelpFormatter, check_writable, fraction, non_negative_int, positive_float,
+                 positive_int, single_blas_thread)
+from data import (DATA_HELP, NUM_CLASSES, VAL_SIZE, DataError, default_data_path, load_mnist,
+                  prepare)
+from fileio import write_json
 
 
 def parse_args(argv=None):
@@ -112,6 +113,7 @@ def epoch_timer(keras, log=None):
 
 
 def main(argv=None):
+    single_blas_thread()
     args = parse_args(argv)
     t_start = time.perf_counter()
     try:

@@ -1,5 +1,5 @@
 """Turning an arbitrary picture of a digit into an MNIST-like 28x28 image, and
-rotating images (for evaluate.py's robustness test).
+rotating images (for experiments/evaluate.py's robustness test).
 
 MNIST's digits went through a fixed pipeline (LeCun et al.): the ink's bounding
 box was scaled to fit a 20x20 box, keeping the aspect ratio, and pasted into a
@@ -18,7 +18,7 @@ printed lines, pens thinner or bolder than MNIST's; ``mnist_like`` does:
     -> paste into 28x28, centre of mass at the centre
 
 The four named steps can be switched off one at a time (``skip``), which is
-how handwriting_benchmark.py measures what each one buys.
+how handwriting/benchmark.py measures what each one buys.
 
 Pillow (which matplotlib depends on) reads the files and does the resizing;
 everything else is NumPy.

@@ -1,7 +1,7 @@
 """How well saved models read MNIST digits re-drawn with another pen or slant.
 
-    python stroke_robustness.py models/robust/model.npz model.npz [--data path/to/mnist.npz]
-    python stroke_robustness.py robust=models/robust/model.npz default=model.npz  # named columns
+    python -m handwriting.strokes handwriting/robust/model.npz model.npz [--data path/to/mnist.npz]
+    python -m handwriting.strokes robust=handwriting/robust/model.npz default=model.npz  # named columns
 
 Each digit of MNIST's test set (or, with --split val, of the validation set:
 the last 10,000 training images, which is where augmentation strengths are
@@ -26,16 +26,16 @@ import argparse
 import os
 import sys
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import numpy as np
 
-import numpy as np  # noqa: E402
+from augment import Augmenter, neighbourhood, affine_elastic, stroke_width, warp
+from cli import HelpFormatter, single_blas_thread
+from data import DATA_HELP, DataError, default_data_path, load_mnist, prepare
+from fileio import save_figure, write_json
+from model import MLP
 
-from augment import Augmenter, neighbourhood, affine_elastic, stroke_width, warp  # noqa: E402
-from data import DATA_HELP, DataError, default_data_path, load_mnist, prepare  # noqa: E402
-from fileio import save_figure, write_json  # noqa: E402
-from model import MLP  # noqa: E402
-from train import HelpFormatter  # noqa: E402
-
+# What the shipped robust model was trained with (train.py --preset robust).
+ROBUST_RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "robust", "results.json")
 UP = 4  # the pen is drawn at 4x resolution: 112 x 112
 SIDE = 28
 CROSS = [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)]
@@ -90,15 +90,18 @@ def conditions(X):
 
 
 def save_samples(X, path, seed=0):
-    """A grid: each row one digit; columns what the robust preset's
+    """A grid: each row one digit; columns what the robust model's training
     augmentation does (each kind alone at its extremes, then all of it at
-    random) and, for comparison, the measuring pen at -1 and +2 px."""
+    random) and, for comparison, the measuring pen at -1 and +2 px. The
+    augmentation's strengths are those the shipped robust model recorded."""
+    import json
+
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from train import PRESETS
 
-    robust = PRESETS["robust"]
+    with open(ROBUST_RESULTS) as f:
+        robust = json.load(f)["hyperparameters"]
     every = Augmenter(robust["shift"], robust["rotate"], robust["scale"],
                       robust["elastic_alpha"], robust["elastic_sigma"], seed=seed,
                       slant=robust["slant"], thicken=robust["thicken"], thin=robust["thin"])
@@ -139,6 +142,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    single_blas_thread()
     args = parse_args(argv)
     try:
         train, val, test = prepare(load_mnist(args.data), 10000, args.data or "keras")

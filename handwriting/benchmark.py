@@ -1,8 +1,8 @@
 """How well predict.py reads handwriting that is not MNIST's: a benchmark the project owns.
 
-    python handwriting_benchmark.py                      # the table, docs/ and assets/
-    python handwriting_benchmark.py --ablation           # also: each preprocessing step off in turn
-    python handwriting_benchmark.py --per-digit 5 --out /tmp/hw   # a quicker, smaller run
+    python -m handwriting.benchmark                      # the table, docs/ and docs/images/
+    python -m handwriting.benchmark --ablation           # also: each preprocessing step off in turn
+    python -m handwriting.benchmark --per-digit 5 --out /tmp/hw   # a quicker, smaller run
 
 It draws its own test digits (no downloads): each digit is a few pen strokes
 (a skeleton of polylines and arcs, several styles per digit: a plain, a flagged
@@ -19,9 +19,9 @@ where they are not).
 Every image is encoded to PNG or JPEG bytes and read by predict.py's own
 ``load_image``, exactly as ``python predict.py photo.png`` would read it, then
 classified by each model: the default ``model.npz`` and, when it exists, the
-robust ``models/robust/model.npz``. Prints the table and the most common
-confusions, writes docs/handwriting_benchmark.md and .json and a picture of
-sample inputs beside what the network saw (assets/handwriting_samples.png).
+robust ``handwriting/robust/model.npz``. Prints the table and the most common
+confusions, writes docs/reports/handwriting.md and .json and a picture of
+sample inputs beside what the network saw (docs/images/handwriting_samples.png).
 Everything is drawn from one seed: the same command gives the same numbers.
 """
 import argparse
@@ -34,11 +34,11 @@ import time
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from fileio import save_figure, write_atomically, write_json
+from cli import HelpFormatter, check_writable, positive_int, single_blas_thread
 from data import DataError
-from predict import DEFAULT_MODEL, HERE, ROBUST_MODEL, load_image, load_model
-from preprocess import STEPS
-from train import HelpFormatter, check_writable, positive_int
+from fileio import save_figure, write_atomically, write_json
+from handwriting.preprocess import STEPS
+from handwriting.read import DEFAULT_MODEL, ROBUST_MODEL, ROOT, load_image, load_model
 
 MODELS = [("default", DEFAULT_MODEL), ("robust", ROBUST_MODEL)]
 TARGET = 0.97  # the accuracy each condition should reach (issue 9), 0.95 for fonts
@@ -343,7 +343,7 @@ def parse_args(argv=None):
     p.add_argument("--without", choices=STEPS, action="append", default=[],
                    help="switch a preprocessing step off for the main table (repeatable)")
     p.add_argument("--out", default=None,
-                   help="write the report and picture here instead of docs/ and assets/")
+                   help="write the report and picture here instead of docs/reports/ and docs/images/")
     return p.parse_args(argv)
 
 
@@ -407,7 +407,7 @@ def sample_picture(path, rows, inputs, seen, per_row=5):
 
 
 def markdown(report):
-    """The report as the Markdown of docs/handwriting_benchmark.md."""
+    """The report as the Markdown of docs/reports/handwriting.md."""
     models = report["models"]
     lines = ["# Handwriting benchmark\n",
              f"Made by `{report['command']}` (seed {report['seed']}, {report['per_digit']} "
@@ -443,6 +443,7 @@ def markdown(report):
 
 
 def main(argv=None):
+    single_blas_thread()
     args = parse_args(argv)
     started = time.perf_counter()
     try:
@@ -451,8 +452,8 @@ def main(argv=None):
         sys.exit(f"error: {e}")
     if not models:
         sys.exit("error: no model to measure: train one with train.py")
-    docs = args.out or os.path.join(HERE, "docs")
-    assets = args.out or os.path.join(HERE, "assets")
+    docs = args.out or os.path.join(ROOT, "docs", "reports")
+    assets = args.out or os.path.join(ROOT, "docs", "images")
     try:  # before the long part, so a bad --out fails at once
         for out in (docs, assets):
             check_writable(out)
@@ -470,7 +471,7 @@ def main(argv=None):
                for package, path in FONT_PACKAGES if not os.path.exists(path)]
 
     seen, refused = read_all(buffers, tuple(args.without))
-    report = {"command": "python handwriting_benchmark.py" + (" " + " ".join(argv or sys.argv[1:])
+    report = {"command": "python -m handwriting.benchmark" + (" " + " ".join(argv or sys.argv[1:])
                                                               ).rstrip(),
               "seed": args.seed, "per_digit": args.per_digit, "images": len(rows),
               "without": args.without, "models": [m for m, _ in models], "rows": [],
@@ -519,11 +520,11 @@ def main(argv=None):
             f"{t}->{'refused' if p < 0 else p} x{c}" for t, p, c in report["confusions"][m]))
     print(f"{len(rows)} images in {report['seconds']:.0f} s (load {report['load']})")
 
-    write_json(os.path.join(docs, "handwriting_benchmark.json"), report, indent=1)
-    write_atomically(os.path.join(docs, "handwriting_benchmark.md"),
+    write_json(os.path.join(docs, "handwriting.json"), report, indent=1)
+    write_atomically(os.path.join(docs, "handwriting.md"),
                      lambda f: f.write(markdown(report).encode()))
     sample_picture(os.path.join(assets, "handwriting_samples.png"), rows, inputs, seen)
-    print(f"wrote {os.path.join(docs, 'handwriting_benchmark.md')} (and .json), "
+    print(f"wrote {os.path.join(docs, 'handwriting.md')} (and .json), "
           f"{os.path.join(assets, 'handwriting_samples.png')}")
 
 

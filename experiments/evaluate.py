@@ -1,10 +1,10 @@
 """Look inside a trained network: where it fails, what it learned, how robust it is.
 
-    python evaluate.py                                   # model.npz from train.py
-    python evaluate.py --model runs/model.npz --out runs
+    python -m experiments.evaluate                                   # model.npz from train.py
+    python -m experiments.evaluate --model runs/model.npz --out runs
 
 writes, from the saved weights, the training history and the MNIST test set
-(the pictures to assets/ and evaluation.json to docs/, or all to --out):
+(the pictures to docs/images/ and evaluation.json to docs/, or all to --out):
     confusion_matrix.png  which class is taken for which (counts, per-class accuracy)
     mistakes.png          the wrong test images, the most confident mistakes first
     weights.png           the first layer's weights, one image per hidden unit
@@ -21,17 +21,18 @@ import sys
 
 import numpy as np
 
-from data import DATA_HELP, DataError, default_data_path, load_mnist
-from fileio import save_figure, write_json
+from cli import HelpFormatter, check_writable, positive_int, single_blas_thread
+from data import DATA_HELP, DIGITS, DataError, default_data_path, load_mnist
+from fileio import save_figure, tile, write_json
 from model import MLP
-from preprocess import rotate
+from handwriting.preprocess import rotate
 from provenance import environment, weights_sha256
-from train import DIGITS, HelpFormatter, check_writable, positive_int
 
 NOISE_STDS = [0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0]  # on pixels scaled to [0, 1]
 ANGLES = [0, 5, 10, 15, 20, 30, 45, 60, 90]  # degrees, each turned both ways
 MISTAKES_SHOWN = 48
-ASSETS, DOCS = "assets", "docs"  # the default homes of the pictures and the report
+# The default homes of the pictures and of the report, as the README links them.
+ASSETS, DOCS = os.path.join("docs", "images"), os.path.join("docs", "reports")
 
 
 def parse_args(argv=None):
@@ -186,25 +187,6 @@ def plot_mistakes(images, y, pred, confidence, path, shown=MISTAKES_SHOWN, class
     save_figure(fig, path)
 
 
-def tile(images, cols, gap_x=2, gap_top=0, fill=np.nan):
-    """Images (N, h, w) laid out in a grid with ``cols`` columns, as one array.
-
-    Drawing one big image is much faster than one matplotlib subplot per
-    image. The gaps are ``fill`` (NaN: drawn as the background). Returns the
-    mosaic and the (row, column) of each tile's top-left pixel.
-    """
-    n, h, w = images.shape
-    rows = -(-n // cols)
-    pitch_y, pitch_x = h + gap_top, w + gap_x
-    mosaic = np.full((rows * pitch_y, cols * pitch_x - gap_x), fill, dtype=np.float64)
-    corners = []
-    for k, image in enumerate(images):
-        top, left = (k // cols) * pitch_y + gap_top, (k % cols) * pitch_x
-        mosaic[top:top + h, left:left + w] = image
-        corners.append((top, left))
-    return mosaic, corners
-
-
 def plot_weights(W1, active, path, image_shape=(28, 28), dead_validation=None):
     """Each hidden unit's incoming weights as an image of the input's shape: red
     where a lit pixel raises the unit's input, blue where it lowers it. Each unit
@@ -328,6 +310,7 @@ def load_history(args, model):
 
 
 def main(argv=None):
+    single_blas_thread()
     args = parse_args(argv)
     import matplotlib
     matplotlib.use("Agg")
@@ -352,7 +335,7 @@ def main(argv=None):
     images = x_test[:args.limit].astype(np.float32) / np.float32(255)  # (N, rows, cols)
     y = y_test[:args.limit].astype(np.int64)
     flat = images.reshape(len(images), -1)
-    probs = np.concatenate([model.forward(flat[i:i + 10000]) for i in range(0, len(flat), 10000)])
+    probs = model.predict_proba(flat)
     pred = probs.argmax(axis=1)
     confidence = probs.max(axis=1)
     counts = confusion_matrix(y, pred, len(classes))
@@ -365,8 +348,8 @@ def main(argv=None):
     print("Most confused (true -> predicted: count): "
           + ", ".join(f"{classes[t]}->{classes[p]}: {n}" for t, p, n in pairs))
 
-    model.forward(flat)  # as model.dead_fraction, but keeping which units and how often
-    active = [np.mean(h > 0, axis=0) for h in model.hidden]
+    _, cache = model.forward(flat)  # as model.dead_fraction, but keeping which units and how often
+    active = [np.mean(h > 0, axis=0) for h in cache.hidden]
     rob = robustness(model, images, y, seed=args.seed)
     print("Accuracy with pixel noise (std: acc): "
           + ", ".join(f"{s:g}: {a:.3f}" for s, a in zip(rob["noise_std"], rob["noise_accuracy"])))

@@ -134,7 +134,7 @@ async function predictNow() {
     const answer = await response.json();
     if (id > cleared) show(answer, response.status);
   } catch (error) {
-    if (id > cleared) showError("No answer from the server: is serve.py still running?");
+    if (id > cleared) showError("No answer from the server: is python -m handwriting.serve still running?");
   } finally {
     busy = false;
     if (again) {

@@ -1,6 +1,6 @@
 """Draw a digit in your browser and watch the network read it.
 
-    python serve.py [--port 8000] [--host 127.0.0.1] [--model PATH]
+    python -m handwriting.serve [--port 8000] [--host 127.0.0.1] [--model PATH]
 
 then open the URL it prints. It serves the page in static/ and one API call:
 
@@ -29,9 +29,9 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from predict import default_model, load_model, read_digit
-from preprocess import BlankImage, ImageTooLarge
-from train import HelpFormatter, checked
+from cli import HelpFormatter, checked, single_blas_thread
+from handwriting.preprocess import BlankImage, ImageTooLarge
+from handwriting.read import default_model, load_model, read_digit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STATIC = os.path.join(HERE, "static")
@@ -230,7 +230,7 @@ def parse_args(argv=None):
                    default=8000, help="port to listen on; 0 picks a free one")
     p.add_argument("--model", default=None,
                    help="weights saved by train.py (default: as predict.py, the most robust "
-                   "shipped model, models/robust/model.npz, else model.npz)")
+                   "shipped model, handwriting/robust/model.npz, else model.npz)")
     return p.parse_args(argv)
 
 
@@ -244,6 +244,7 @@ def shown_path(path):
 
 
 def main(argv=None):
+    single_blas_thread()
     args = parse_args(argv)
     args.model = args.model or default_model()
     try:

@@ -1,9 +1,9 @@
 """Before the network: k-nearest neighbours, a linear SVM and a softmax classifier
 on MNIST, from scratch (classifiers/), compared with the MLP of train.py.
 
-    python baselines.py                            # all of it: ~7 minutes on a busy 2-core machine
-    python baselines.py --data path/to/mnist.npz   # a local copy, as for train.py
-    python baselines.py --quick                    # a smoke run in seconds, into runs/
+    python -m classifiers.compare                            # all of it: ~7 minutes on a busy 2-core machine
+    python -m classifiers.compare --data path/to/mnist.npz   # a local copy, as for train.py
+    python -m classifiers.compare --quick                    # a smoke run in seconds, into runs/
 
 On train.py's split (50,000 training images, the last 10,000 training images
 for validation, the test set once at the end):
@@ -17,8 +17,8 @@ for validation, the test set once at the end):
   MLP      its row is read from train.py's results.json (and its prediction
            time measured with model.npz).
 Writes to --assets: knn_cv.png, linear_loss.png, linear_search.png,
-templates.png; to --out: baselines.md (the comparison table and every figure
-of the run) and baselines.json (the same as numbers).
+templates.png; to --out: classifiers.md (the comparison table and every figure
+of the run) and classifiers.json (the same as numbers).
 """
 import argparse
 import json
@@ -27,20 +27,20 @@ import resource
 import sys
 import time
 
-# One BLAS thread, as in train.py (which sets the same when imported): the
+# One BLAS thread, as in train.py (cli.single_blas_thread): the
 # linear classifiers' batches are small, and the machine is shared. Set
 # OPENBLAS_NUM_THREADS=2 to give kNN's large matrix products a second core.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from classifiers import KNearestNeighbor, LinearSVM, Softmax  # noqa: E402
-from classifiers.knn import BLOCK_ROWS  # noqa: E402
-from data import DATA_HELP, VAL_SIZE, DataError, default_data_path, load_mnist, prepare  # noqa: E402
-from evaluate import tile  # noqa: E402
-from fileio import save_figure, write_atomically, write_json  # noqa: E402
-from model import MLP  # noqa: E402
-from train import NUM_CLASSES, HelpFormatter, check_writable, checked, positive_int  # noqa: E402
+from classifiers import KNearestNeighbor, LinearSVM, Softmax
+from classifiers.knn import BLOCK_ROWS
+from data import (DATA_HELP, NUM_CLASSES, VAL_SIZE, DataError, default_data_path, load_mnist,
+                  prepare)
+from fileio import save_figure, tile, write_atomically, write_json
+from model import MLP
+from cli import HelpFormatter, check_writable, checked, positive_int, single_blas_thread
 
 KS = (1, 3, 5, 8, 10, 12, 15, 20, 50, 100)  # k tried by cross-validation
 FOLDS = 5
@@ -61,10 +61,10 @@ def parse_args(argv=None):
         formatter_class=HelpFormatter)
     p.add_argument("--data", default=default_data_path(), help=DATA_HELP)
     p.add_argument("--out", default=None,
-                   help="folder for baselines.md and baselines.json "
-                   "(default: docs; runs/baselines-quick with --quick)")
+                   help="folder for classifiers.md and classifiers.json "
+                   "(default: docs/reports; runs/baselines-quick with --quick)")
     p.add_argument("--assets", default=None,
-                   help="folder for the PNG figures (default: assets; runs/baselines-quick "
+                   help="folder for the PNG figures (default: docs/images; runs/baselines-quick "
                    "with --quick)")
     p.add_argument("--results", default="results.json",
                    help="train.py's results.json, for the MLP's row")
@@ -83,9 +83,9 @@ def parse_args(argv=None):
                    help="a smoke run in seconds: 5,000 training images, 1,000 validation "
                    "and test images, a 2x2 grid; not for the figures")
     args = p.parse_args(argv)
-    default_folder = os.path.join("runs", "baselines-quick") if args.quick else None
-    args.out = args.out or default_folder or "docs"
-    args.assets = args.assets or default_folder or "assets"
+    default_folder = os.path.join("runs", "classifiers-quick") if args.quick else None
+    args.out = args.out or default_folder or os.path.join("docs", "reports")
+    args.assets = args.assets or default_folder or os.path.join("docs", "images")
     if args.quick:
         args.cv_size = min(args.cv_size, QUICK["cv_size"])
         args.iters = min(args.iters, QUICK["iters"])
@@ -419,14 +419,14 @@ def markdown_table(rows):
 
 
 def report(summary, rows):
-    """docs/baselines.md: the table and every figure behind it."""
+    """docs/reports/classifiers.md: the table and every figure behind it."""
     knn, linear, mlp = summary["knn"], summary["linear"], summary["mlp"]
     s = knn["distance_seconds"]
     n_test, n_train = knn["distance_slice"]
     lines = [
         "# Baselines: kNN, linear SVM, softmax, and the MLP",
         "",
-        f"Written by `python baselines.py{' --quick' if summary['quick'] else ''}` "
+        f"Written by `python -m classifiers.compare{' --quick' if summary['quick'] else ''}` "
         f"(data: {summary['data']}; {summary['train_size']:,} training, "
         f"{summary['val_size']:,} validation, {summary['test_size']:,} test images). "
         f"{summary['seconds']:.0f} s in all, peak memory {summary['peak_mb']:.0f} MB, "
@@ -491,6 +491,7 @@ def peak_memory_mb():
 
 
 def main(argv=None):
+    single_blas_thread()
     args = parse_args(argv)
     t_start = time.perf_counter()
     load_start = os.getloadavg()[0]
@@ -536,10 +537,10 @@ def main(argv=None):
     say("\n" + markdown_table(rows))
     for note in mlp["missing"]:
         say(f"note: MLP row: {note}")
-    write_atomically(os.path.join(args.out, "baselines.md"),
+    write_atomically(os.path.join(args.out, "classifiers.md"),
                      lambda f: f.write(report(summary, rows).encode()))
-    write_json(os.path.join(args.out, "baselines.json"), summary)
-    say(f"wrote {', '.join(figures)} to {args.assets}, baselines.md, baselines.json to "
+    write_json(os.path.join(args.out, "classifiers.json"), summary)
+    say(f"wrote {', '.join(figures)} to {args.assets}, classifiers.md, classifiers.json to "
         f"{args.out} ({summary['seconds']:.0f} s in all, peak memory "
         f"{summary['peak_mb']:.0f} MB, load average {load_start:.2f} -> "
         f"{summary['load_end']:.2f})")

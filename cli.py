@@ -1,0 +1,102 @@
+"""The command-line plumbing every script shares, and nothing else.
+
+    from cli import HelpFormatter, positive_int, check_writable, single_blas_thread
+
+- argparse types that say what they want ("must be a positive integer, got '0'");
+- a help formatter that shows every flag's default;
+- a check that an output folder can be written, made before the work, not after it;
+- one BLAS thread, which each script's ``main`` asks for first.
+
+Importing this module changes nothing: no environment variable, no thread count.
+"""
+import argparse
+import ctypes
+import math
+import os
+import tempfile
+
+from data import DataError
+
+
+# ---- argparse types ------------------------------------------------------------
+def checked(convert, ok, wanted):
+    """An argparse type: convert(text), then require ok(value). Either failing
+    gives the same argparse error, "must be <wanted>, got <text>"."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}")
+        return value
+    parse.__name__ = wanted  # argparse names the type in some messages
+    return parse
+
+
+positive_int = checked(int, lambda v: v > 0, "a positive integer")
+non_negative_int = checked(int, lambda v: v >= 0, "an integer >= 0")
+positive_float = checked(float, lambda v: 0 < v < math.inf, "a positive number")
+non_negative_float = checked(float, lambda v: 0 <= v < math.inf, "a number >= 0")
+fraction = checked(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each flag's default, unless its help already says it or there is none
+    (None, or False for a switch). A default of 0 is shown: ``0 in (None, False)``
+    is True in Python, which once hid --seed 0, --l2 0 and --warmup 0."""
+
+    def _get_help_string(self, action):
+        if ("(default" in (action.help or "") or action.default is None
+                or action.default is False):
+            return action.help
+        return super()._get_help_string(action)
+
+
+# ---- outputs -------------------------------------------------------------------
+def check_writable(folder, flag="--out"):
+    """Fail before the work, not after it, if the results cannot be written;
+    the message names the folder's command-line ``flag``."""
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise DataError(f"{flag} {folder}: is a file, not a folder")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise DataError(f"{flag} {folder}: cannot write there ({e.strerror})") from None
+
+
+# ---- the machine ---------------------------------------------------------------
+def single_blas_thread():
+    """One BLAS thread, unless $OPENBLAS_NUM_THREADS says otherwise.
+
+    The matrix products of a batch of 64 are too small to gain from a second
+    thread, which then mostly waits; on a busy machine it makes an epoch several
+    times slower (experiments/speed.py measures both). Called by each script's
+    ``main``, so importing a module never changes it. NumPy may be loaded
+    already: the loaded OpenBLAS is told directly, and the environment variable
+    is set for the child processes a script starts.
+    """
+    wanted = os.environ.get("OPENBLAS_NUM_THREADS") or "1"
+    os.environ["OPENBLAS_NUM_THREADS"] = wanted
+    library = loaded_openblas()
+    if library is None or not wanted.isdigit():
+        return  # not loaded yet (it will read the variable), or not OpenBLAS
+    for prefix in ("scipy_openblas", "openblas"):
+        for suffix in ("64_", ""):
+            set_threads = getattr(library, f"{prefix}_set_num_threads{suffix}", None)
+            if set_threads is not None:
+                set_threads(int(wanted))
+                return
+
+
+def loaded_openblas():
+    """The OpenBLAS library this process has loaded (Linux: from /proc/self/maps), or None."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "openblas" in line.lower()}
+        path = next(p for p in sorted(paths) if ".so" in os.path.basename(p))
+        return ctypes.CDLL(path)
+    except (OSError, StopIteration, IndexError):
+        return None
