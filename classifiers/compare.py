@@ -27,11 +27,6 @@ import resource
 import sys
 import time
 
-# One BLAS thread, as in train.py (cli.single_blas_thread): the
-# linear classifiers' batches are small, and the machine is shared. Set
-# OPENBLAS_NUM_THREADS=2 to give kNN's large matrix products a second core.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
 import numpy as np
 
 from classifiers import KNearestNeighbor, LinearSVM, Softmax
@@ -491,6 +486,9 @@ def peak_memory_mb():
 
 
 def main(argv=None):
+    # One BLAS thread, as for train.py: the linear classifiers' batches are small, and
+    # the machine may be shared. OPENBLAS_NUM_THREADS=2 gives kNN's large products a
+    # second core.
     single_blas_thread()
     args = parse_args(argv)
     t_start = time.perf_counter()
