@@ -51,15 +51,16 @@ QUICK = dict(train_size=5000, eval_size=1000, cv_size=1000, iters=300,
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
+        prog="python -m classifiers.compare",
         description="k-nearest neighbours, a linear SVM and a softmax classifier on MNIST, "
         "from scratch, compared with the MLP of train.py.",
         formatter_class=HelpFormatter)
     p.add_argument("--data", default=default_data_path(), help=DATA_HELP)
     p.add_argument("--out", default=None,
                    help="folder for classifiers.md and classifiers.json "
-                   "(default: docs/reports; runs/baselines-quick with --quick)")
+                   "(default: docs/reports; runs/classifiers-quick with --quick)")
     p.add_argument("--assets", default=None,
-                   help="folder for the PNG figures (default: docs/images; runs/baselines-quick "
+                   help="folder for the PNG figures (default: docs/images; runs/classifiers-quick "
                    "with --quick)")
     p.add_argument("--results", default="results.json",
                    help="train.py's results.json, for the MLP's row")

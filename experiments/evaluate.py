@@ -37,6 +37,7 @@ ASSETS, DOCS = os.path.join("docs", "images"), os.path.join("docs", "reports")
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
+        prog="python -m experiments.evaluate",
         description="Evaluate a trained MLP on the MNIST test set: confusion matrix, "
         "mistakes, first-layer weights, robustness to noise and rotation, dead ReLUs.",
         formatter_class=HelpFormatter)

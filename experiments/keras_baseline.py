@@ -33,6 +33,7 @@ from fileio import write_json
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
+        prog="python -m experiments.keras_baseline",
         description="Train the same MLP with Keras (the framework baseline).",
         formatter_class=HelpFormatter)
     p.add_argument("--epochs", type=positive_int, default=20, help="passes over the training set")

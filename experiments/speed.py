@@ -550,6 +550,7 @@ def parse_args(argv=None):
     from data import DATA_HELP, default_data_path
     from cli import HelpFormatter
     p = argparse.ArgumentParser(
+        prog="python -m experiments.speed",
         description="Time our trainer against PyTorch, Keras and the matmul floor.",
         formatter_class=HelpFormatter)
     p.add_argument("--data", default=default_data_path(), help=DATA_HELP)

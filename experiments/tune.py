@@ -52,6 +52,7 @@ def hidden_sizes(text):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
+        prog="python -m experiments.tune",
         description="Grid or random search of MLP hyperparameters on the validation set.",
         formatter_class=HelpFormatter)
     p.add_argument("--hidden", type=hidden_sizes, nargs="+",

@@ -332,6 +332,7 @@ def generate(per_digit, seed, conditions=None, digits=range(10), fonts=True):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
+        prog="python -m handwriting.benchmark",
         description="Read generated handwriting-like digits under the conditions a person "
         "meets, through predict.py's own reading path, and report accuracy per condition.",
         formatter_class=HelpFormatter)

@@ -218,6 +218,7 @@ class DigitServer(ThreadingHTTPServer):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
+        prog="python -m handwriting.serve",
         description="Serve a page to draw digits on and watch the network read them, and "
         "the API behind it (POST /predict with an image file as the body).",
         formatter_class=HelpFormatter)

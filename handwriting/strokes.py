@@ -129,7 +129,8 @@ def save_samples(X, path, seed=0):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=HelpFormatter)
+    p = argparse.ArgumentParser(prog="python -m handwriting.strokes",
+                                description=__doc__.split("\n")[0], formatter_class=HelpFormatter)
     p.add_argument("models", nargs="+",
                    help="model.npz files saved by train.py, each as PATH or NAME=PATH")
     p.add_argument("--data", default=default_data_path(), help=DATA_HELP)
