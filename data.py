@@ -193,7 +193,9 @@ def prepare(data, val_size, source="the data"):
                         f"(the training set has {len(x_train)} images)")
 
     def scale(x):
-        return x.reshape(len(x), -1).astype(np.float32) / np.float32(255)
+        flat = x.reshape(len(x), -1).astype(np.float32)
+        flat /= np.float32(255)  # in place: the same numbers, one 190 MB array fewer
+        return flat
 
     X, X_test = scale(x_train), scale(x_test)
     y, y_test = y_train.astype(np.int64), y_test.astype(np.int64)

@@ -86,29 +86,89 @@ def matmul_floor(sizes, n, batch_size):
     return run, flops
 
 
-def update_and_masks(sizes, n, batch_size):
-    """run() functions for one epoch's SGD momentum updates and dropout masks alone,
-    the two non-matmul parts that profiling found largest (on copies of the weights)."""
+def subnormals(arrays):
+    """How many entries of the arrays are subnormal: nonzero but smaller in magnitude
+    than the dtype's smallest normal number. Arithmetic on them is slow on many CPUs
+    (tens of times slower per operation on some Intel cores), and no float32 weight of
+    size ~1e-2 can be changed by one; the count is the same on every CPU."""
     import numpy as np
-    from layers import dropout_forward
-    from model import MLP
-    from optim import SGD
-    model = MLP(sizes, dropout=0.1, seed=1)
-    rng = np.random.default_rng(1)
-    grads = {k: rng.standard_normal(v.shape).astype(v.dtype) for k, v in model.params.items()}
-    hidden = [rng.random((batch_size, w), dtype=np.float32) for w in sizes[1:-1]]
-    optimizer = SGD(lr=1e-6, momentum=0.9)
-    steps = -(-n // batch_size)
+    count = 0
+    for a in arrays:
+        if a.dtype.kind == "f":
+            tiny = np.finfo(a.dtype).tiny
+            count += int(np.count_nonzero((a != 0) & (np.abs(a) < tiny)))
+    return count
 
-    def update():
-        for _ in range(steps):
-            optimizer.step(model.params, grads)
 
-    def masks():
-        for _ in range(steps):
-            for h in hidden:
-                dropout_forward(h, 0.1, model.rng)
-    return update, masks
+def optimizer_state(optimizer):
+    """Every array an optimizer keeps between steps (SGD's velocities, Adam's moments)."""
+    import numpy as np
+    return [a for value in vars(optimizer).values() if isinstance(value, dict)
+            for a in value.values() if isinstance(a, np.ndarray)]
+
+
+class StepClock:
+    """Times the parts of real training steps from inside the loop: the callables a
+    step calls are wrapped, so each part is measured on the arrays and the state
+    training leaves (velocities as they have decayed, weights as trained), not on
+    fresh copies. The wrappers cost two clock reads per call, well under 1 % of a step.
+
+    Parts: "gather" (X[idx]), "augmentation", "forward" (without its dropout),
+    "dropout", "loss", "backward", "update"; whatever is left of the epoch's timed
+    pass is the Python of the loop itself (the schedule, the checks, the counting).
+    """
+    PARTS = ("gather", "augmentation", "forward", "dropout", "loss", "backward", "update")
+
+    def __init__(self):
+        self.seconds = dict.fromkeys(self.PARTS, 0.0)
+
+    def wrap(self, part, function, counts=lambda *args, **kwargs: True):
+        """``function``, timed into ``part`` on the calls for which ``counts`` says so."""
+        clock = time.perf_counter
+
+        def timed(*args, **kwargs):
+            if not counts(*args, **kwargs):
+                return function(*args, **kwargs)
+            start = clock()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.seconds[part] += clock() - start
+        return timed
+
+    def take(self):
+        """The seconds per part since the last take, and a fresh count."""
+        seconds, self.seconds = self.seconds, dict.fromkeys(self.PARTS, 0.0)
+        seconds["forward"] -= seconds["dropout"]  # dropout runs inside forward
+        return seconds
+
+    def instrument(self, model, optimizer, X):
+        """Wrap the model's forward, loss and backward, its dropout, the optimizer's
+        step, and the training images' indexing (returns the X to train on)."""
+        import numpy as np
+        import model as model_module
+        # Only the training step's calls: validation and test passes run outside the
+        # timed pass, through the same forward (with train=False) and data_loss.
+        in_step = []
+
+        def training(X, train=False):
+            if train:
+                in_step[:] = [True]
+            return train
+        model.forward = self.wrap("forward", model.forward, training)
+        model.data_loss = self.wrap("loss", model.data_loss, lambda *args: bool(in_step))
+        model.backward = self.wrap("backward", model.backward, lambda *args: in_step.clear() or True)
+        optimizer.step = self.wrap("update", optimizer.step)
+        model_module.dropout_forward = self.wrap("dropout", model_module.dropout_forward)
+        clock = self
+
+        class GatheredOnAClock(np.ndarray):
+            def __getitem__(self, index):
+                start = time.perf_counter()
+                batch = np.ndarray.__getitem__(self.view(np.ndarray), index)
+                clock.seconds["gather"] += time.perf_counter() - start
+                return batch
+        return X.view(GatheredOnAClock)
 
 
 class TorchTrainer:
@@ -276,7 +336,6 @@ def worker(args):
     n = len(train[0])
     sizes = (train[0].shape[1], *args.hidden, 10)
     floor, flops = matmul_floor(sizes, n, args.batch_size)
-    update, masks = update_and_masks(sizes, n, args.batch_size)
     other = None  # the framework interleaved with ours, if any
     if args.framework == "torch":
         try:
@@ -285,24 +344,30 @@ def worker(args):
             pass
     elif args.framework == "keras":
         other = KerasTrainer(train, sizes, args.epochs, args.batch_size)
-    times = {"floor": [], "sgd_update": [], "dropout_masks": [], "framework": []}
-    test_accuracy = []
+    times = {"floor": [], "framework": []}
+    test_accuracy, parts, counts = [], [], []
+    model = MLP(sizes, dropout=0.1, seed=0)
+    optimizer = SGD(lr=0.05, momentum=0.9)
+    X = train[0]
+    if args.parts:
+        clock = StepClock()
+        X = clock.instrument(model, optimizer, X)
 
     def between_epochs(line):  # fit calls this after each epoch's timed pass
+        if args.parts:  # first, before anything else runs through the wrappers
+            parts.append(clock.take())
+            counts.append({"params": subnormals(model.params.values()),
+                           "optimizer": subnormals(optimizer_state(optimizer))})
         test_accuracy.append(model.accuracy(*test))
         times["floor"].append(timed(floor))
-        if args.parts:
-            times["sgd_update"].append(timed(update))
-            times["dropout_masks"].append(timed(masks))
         if other is not None:
             times["framework"].append(other.epoch())
 
-    model = MLP(sizes, dropout=0.1, seed=0)
-    history = fit(model, SGD(lr=0.05, momentum=0.9), train, val, args.epochs,
+    history = fit(model, optimizer, (X, train[1]), val, args.epochs,
                   args.batch_size, seed=0, schedule=SCHEDULES["cosine"], log=between_epochs)
     result = {"seconds": history["seconds"], "test_accuracy": test_accuracy, "flops": flops,
               "median": {k: float(np.median(v)) for k, v in times.items() if v},
-              "framework": None}
+              "parts": parts, "subnormals": counts, "framework": None}
     result["median"]["ours"] = float(np.median(history["seconds"]))
     if other is not None:
         result["framework"] = {"version": other.version,
@@ -379,6 +444,38 @@ def provenance_lines(data_path):
             f"BLAS at run time: {env['blas']['config'] or 'unknown'}; 1 thread in every "
             "worker but the 2-thread ones  ",
             f"Data: {data['source']}; SHA-256: {hashes or 'unknown'}  "]
+
+
+def say_breakdown(say, run, floor):
+    """Per epoch, where the training pass went (timed inside the loop, see StepClock),
+    and how many subnormal numbers the weights and the optimizer's state held."""
+    parts = run["parts"]
+    names = [p for p in StepClock.PARTS if any(epoch[p] for epoch in parts)]
+    say("Where each epoch of ours goes (1 thread; each part timed inside the training loop, "
+        "on the state training leaves; \"loop\" is the rest of the timed pass: the loop's "
+        "own Python). Subnormals: entries of the weights / of the optimizer's state that "
+        "are nonzero but below float32's smallest normal number, at the end of the epoch; "
+        "arithmetic on them is slow on many CPUs.")
+    say()
+    say("| epoch | s | " + " | ".join(names) + " | loop | subnormals |")
+    say("|---:|---:|" + "---:|" * len(names) + "---:|---:|")
+    rows = []
+    for epoch, (seconds, epoch_parts, count) in enumerate(
+            zip(run["seconds"], parts, run["subnormals"]), start=1):
+        loop = seconds - sum(epoch_parts[p] for p in names)
+        rows.append([seconds, *(epoch_parts[p] for p in names), loop])
+        say(f"| {epoch} | {seconds:.3f} | " + " | ".join(f"{epoch_parts[p]:.3f}" for p in names)
+            + f" | {loop:.3f} | {count['params']} / {count['optimizer']} |")
+    import numpy as np
+    median = np.median(rows, axis=0)
+    say("| median | " + " | ".join(f"{v:.3f}" for v in median) + " | |")
+    share = {name: median[i + 1] / median[0] for i, name in enumerate(names)}
+    say()
+    say(f"Of the median epoch: the matrix products alone (the floor) would take "
+        f"{floor:.3f} s ({floor / median[0]:.0%}); " + ", ".join(
+            f"{name} {value:.0%}" for name, value in share.items())
+        + f", the loop's own Python {median[-1] / median[0]:.0%}.")
+    say()
 
 
 def benchmark(args):
@@ -475,21 +572,8 @@ def benchmark(args):
         + (f" and {flops / runs[2]['median']['floor'] / 1e9:.0f} GFLOP/s on 2" if 2 in runs
            else "") + ".")
     say()
-    if main_run["median"].get("sgd_update") is not None:
-        say("Where an epoch of ours goes (1 thread; each part timed alone, interleaved):")
-        say()
-        say("| part | s / epoch | share |")
-        say("|---|---:|---:|")
-        update = main_run["median"]["sgd_update"]
-        masks = main_run["median"]["dropout_masks"]
-        for name, seconds in (
-                ("matrix products (the floor)", floor),
-                ("SGD momentum update: v *= 0.9, v -= lr g, w += v", update),
-                ("dropout masks", masks),
-                ("the rest: gathering the batch, bias, ReLU, softmax, loss, "
-                 "Python per step", ours - floor - update - masks)):
-            say(f"| {name} | {seconds:.3f} | {seconds / ours:.0%} |")
-        say()
+    if main_run["parts"]:
+        say_breakdown(say, main_run, floor)
 
     if "ops" not in args.skip:
         progress("single operations of a step, alone")
