@@ -6,6 +6,7 @@ once and caches, as train.py does). With neither, those tests are skipped with
 one line saying how to provide the data, and everything else still runs; under
 CI (CI=true) a missing data set fails them instead, so it can never go unnoticed.
 """
+import argparse
 import contextlib
 import gzip
 import io
@@ -50,6 +51,20 @@ def run_script(name, *args, timeout=300, **kwargs):
         env["PYTHONPATH"] = ROOT
     return subprocess.run([*script_command(name), *map(str, args)], env=env,
                           capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def parser_of(module, monkeypatch):
+    """The ArgumentParser a script builds (grabbed as it parses)."""
+    grabbed = []
+
+    def grab(self, args=None, namespace=None):
+        grabbed.append(self)
+        raise SystemExit(0)
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", grab)
+    with pytest.raises(SystemExit):
+        module.parse_args([])
+    monkeypatch.undo()
+    return grabbed[0]
 
 
 def _no_data(reason):

@@ -35,7 +35,7 @@ from handwriting import serve
 from handwriting import strokes as stroke_robustness
 import train  # noqa: E402
 from experiments import tune
-from conftest import write_idx  # noqa: E402
+from conftest import parser_of, write_idx  # noqa: E402
 from model import MLP  # noqa: E402
 from provenance import weights_sha256  # noqa: E402
 
@@ -137,20 +137,6 @@ SCRIPTS = {"train.py": train, "experiments/evaluate.py": evaluate, "predict.py":
            "handwriting/serve.py": serve, "classifiers/compare.py": baselines,
            "handwriting/benchmark.py": handwriting_benchmark,
            "handwriting/strokes.py": stroke_robustness}
-
-
-def parser_of(module, monkeypatch):
-    """The ArgumentParser a script builds (grabbed as it parses)."""
-    grabbed = []
-
-    def grab(self, args=None, namespace=None):
-        grabbed.append(self)
-        raise SystemExit(0)
-    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", grab)
-    with pytest.raises(SystemExit):
-        module.parse_args([])
-    monkeypatch.undo()
-    return grabbed[0]
 
 
 @pytest.mark.parametrize("script", sorted(SCRIPTS))

@@ -5,7 +5,6 @@ A page that names `python -m experiments.speed --quick` promises that the module
 and that its --help lists --quick; a link promises a file (and, after '#', a heading in
 it). Moving or renaming a script, a flag or a page without updating the prose fails here.
 """
-import argparse
 import glob
 import importlib
 import os
@@ -13,7 +12,7 @@ import re
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, parser_of
 
 PAGES = ["README.md"] + sorted(os.path.relpath(p, ROOT)
                                for p in glob.glob(os.path.join(ROOT, "docs", "*.md")))
@@ -81,16 +80,7 @@ def flags_of(module_name, monkeypatch):
     module = importlib.import_module(module_name)
     if not hasattr(module, "parse_args"):
         return None
-    grabbed = []
-
-    def grab(self, args=None, namespace=None):
-        grabbed.append(self)
-        raise SystemExit(0)
-    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", grab)
-    with pytest.raises(SystemExit):
-        module.parse_args([])
-    monkeypatch.undo()
-    return set(grabbed[0]._option_string_actions)
+    return set(parser_of(module, monkeypatch)._option_string_actions)
 
 
 @pytest.mark.parametrize("page", PAGES)
