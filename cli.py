@@ -53,6 +53,16 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+def make_parser(description, spec=None):
+    """The ArgumentParser of a script: every flag's default in --help, and usage and
+    errors that name the command as it is typed. Pass the script's ``__spec__``: for
+    a script in a folder it gives "python -m experiments.tune" (the file's name,
+    tune.py, is not what a user can run); None for a script at the top."""
+    prog = f"python -m {spec.name}" if spec is not None and "." in spec.name else None
+    return argparse.ArgumentParser(prog=prog, description=description,
+                                   formatter_class=HelpFormatter)
+
+
 # ---- outputs -------------------------------------------------------------------
 def check_writable(folder, flag="--out"):
     """Fail before the work, not after it, if the results cannot be written;

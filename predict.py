@@ -21,14 +21,12 @@ import sys
 
 import numpy as np
 
-from cli import HelpFormatter
+from cli import make_parser
 from handwriting.read import default_model, load_model, read_digit
 
 TOP = 3  # the most probable classes printed for each image
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        description="Predict the digit in each image with a model saved by train.py.",
-        formatter_class=HelpFormatter)
+    p = make_parser("Predict the digit in each image with a model saved by train.py.", __spec__)
     p.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...): one digit each")
     p.add_argument("--model", default=None,
                    help="weights saved by train.py (default: the most robust shipped model, "

@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from augment import Augmenter
-from cli import (HelpFormatter, check_writable, checked, fraction, non_negative_float,
+from cli import (make_parser, check_writable, checked, fraction, non_negative_float,
                  non_negative_int, positive_float, positive_int, single_blas_thread)
 from data import (DATA_HELP, DIGITS, VAL_SIZE, DataError, default_data_path, load_mnist,
                   prepare)
@@ -72,9 +72,7 @@ def preset_help():
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        description="Train a from-scratch NumPy MLP on MNIST.",
-        formatter_class=HelpFormatter)
+    p = make_parser("Train a from-scratch NumPy MLP on MNIST.", __spec__)
     p.add_argument("--preset", choices=sorted(PRESETS), default=None,
                    help=f"start from a named setting ({preset_help()}); other flags override it")
     p.add_argument("--epochs", type=positive_int, default=20, help="passes over the training set")

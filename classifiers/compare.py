@@ -35,7 +35,7 @@ from data import (DATA_HELP, NUM_CLASSES, VAL_SIZE, DataError, default_data_path
                   prepare)
 from fileio import save_figure, tile, write_atomically, write_json
 from model import MLP
-from cli import HelpFormatter, check_writable, checked, positive_int, single_blas_thread
+from cli import make_parser, check_writable, checked, positive_int, single_blas_thread
 
 KS = (1, 3, 5, 8, 10, 12, 15, 20, 50, 100)  # k tried by cross-validation
 FOLDS = 5
@@ -50,11 +50,8 @@ QUICK = dict(train_size=5000, eval_size=1000, cv_size=1000, iters=300,
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        prog="python -m classifiers.compare",
-        description="k-nearest neighbours, a linear SVM and a softmax classifier on MNIST, "
-        "from scratch, compared with the MLP of train.py.",
-        formatter_class=HelpFormatter)
+    p = make_parser("k-nearest neighbours, a linear SVM and a softmax classifier on MNIST, "
+        "from scratch, compared with the MLP of train.py.", __spec__)
     p.add_argument("--data", default=default_data_path(), help=DATA_HELP)
     p.add_argument("--out", default=None,
                    help="folder for classifiers.md and classifiers.json "

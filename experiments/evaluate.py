@@ -21,7 +21,7 @@ import sys
 
 import numpy as np
 
-from cli import HelpFormatter, check_writable, positive_int, single_blas_thread
+from cli import make_parser, check_writable, positive_int, single_blas_thread
 from data import DATA_HELP, DIGITS, DataError, default_data_path, load_mnist
 from fileio import save_figure, tile, write_json
 from model import MLP
@@ -36,11 +36,8 @@ ASSETS, DOCS = os.path.join("docs", "images"), os.path.join("docs", "reports")
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        prog="python -m experiments.evaluate",
-        description="Evaluate a trained MLP on the MNIST test set: confusion matrix, "
-        "mistakes, first-layer weights, robustness to noise and rotation, dead ReLUs.",
-        formatter_class=HelpFormatter)
+    p = make_parser("Evaluate a trained MLP on the MNIST test set: confusion matrix, "
+        "mistakes, first-layer weights, robustness to noise and rotation, dead ReLUs.", __spec__)
     p.add_argument("--model", default="model.npz", help="weights saved by train.py")
     p.add_argument("--results", default=None,
                    help="results.json from the same training run, for the dead-ReLU "

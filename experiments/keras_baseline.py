@@ -24,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # no TensorFlow start-up cha
 
 import numpy as np
 
-from cli import (HelpFormatter, check_writable, fraction, non_negative_int, positive_float,
+from cli import (make_parser, check_writable, fraction, non_negative_int, positive_float,
                  positive_int, single_blas_thread)
 from data import (DATA_HELP, NUM_CLASSES, VAL_SIZE, DataError, default_data_path, load_mnist,
                   prepare)
@@ -32,10 +32,7 @@ from fileio import write_json
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        prog="python -m experiments.keras_baseline",
-        description="Train the same MLP with Keras (the framework baseline).",
-        formatter_class=HelpFormatter)
+    p = make_parser("Train the same MLP with Keras (the framework baseline).", __spec__)
     p.add_argument("--epochs", type=positive_int, default=20, help="passes over the training set")
     p.add_argument("--lr", type=positive_float, default=0.05,
                    help="initial learning rate, cosine-decayed per step to 0")

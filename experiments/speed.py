@@ -632,11 +632,8 @@ def benchmark(args):
 
 def parse_args(argv=None):
     from data import DATA_HELP, default_data_path
-    from cli import HelpFormatter
-    p = argparse.ArgumentParser(
-        prog="python -m experiments.speed",
-        description="Time our trainer against PyTorch, Keras and the matmul floor.",
-        formatter_class=HelpFormatter)
+    from cli import make_parser
+    p = make_parser("Time our trainer against PyTorch, Keras and the matmul floor.", __spec__)
     p.add_argument("--data", default=default_data_path(), help=DATA_HELP)
     p.add_argument("--out", default="docs/reports/speed.md", help="markdown file for the tables")
     p.add_argument("--quick", action="store_true",

@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from cli import (HelpFormatter, check_writable, fraction, non_negative_float, non_negative_int,
+from cli import (make_parser, check_writable, fraction, non_negative_float, non_negative_int,
                  positive_float, positive_int, single_blas_thread)
 from data import (DATA_HELP, NUM_CLASSES, VAL_SIZE, DataError, default_data_path, load_mnist,
                   prepare)
@@ -51,10 +51,7 @@ def hidden_sizes(text):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        prog="python -m experiments.tune",
-        description="Grid or random search of MLP hyperparameters on the validation set.",
-        formatter_class=HelpFormatter)
+    p = make_parser("Grid or random search of MLP hyperparameters on the validation set.", __spec__)
     p.add_argument("--hidden", type=hidden_sizes, nargs="+",
                    default=[(100,), (200,), (500,)],
                    help="hidden layer sizes to try, e.g. 100 200 500 or 128-64")

@@ -34,7 +34,7 @@ import time
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from cli import HelpFormatter, check_writable, positive_int, single_blas_thread
+from cli import make_parser, check_writable, positive_int, single_blas_thread
 from data import DataError
 from fileio import save_figure, write_atomically, write_json
 from handwriting.preprocess import STEPS
@@ -331,11 +331,8 @@ def generate(per_digit, seed, conditions=None, digits=range(10), fonts=True):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        prog="python -m handwriting.benchmark",
-        description="Read generated handwriting-like digits under the conditions a person "
-        "meets, through predict.py's own reading path, and report accuracy per condition.",
-        formatter_class=HelpFormatter)
+    p = make_parser("Read generated handwriting-like digits under the conditions a person "
+        "meets, through predict.py's own reading path, and report accuracy per condition.", __spec__)
     p.add_argument("--per-digit", type=positive_int, default=10,
                    help="handwritten samples per digit (each drawn under every condition)")
     p.add_argument("--seed", type=int, default=0, help="seed of everything drawn")

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from cli import HelpFormatter, checked, single_blas_thread
+from cli import make_parser, checked, single_blas_thread
 from handwriting.preprocess import BlankImage, ImageTooLarge
 from handwriting.read import default_model, load_model, read_digit
 
@@ -217,11 +217,8 @@ class DigitServer(ThreadingHTTPServer):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        prog="python -m handwriting.serve",
-        description="Serve a page to draw digits on and watch the network read them, and "
-        "the API behind it (POST /predict with an image file as the body).",
-        formatter_class=HelpFormatter)
+    p = make_parser("Serve a page to draw digits on and watch the network read them, and "
+        "the API behind it (POST /predict with an image file as the body).", __spec__)
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on. The default answers this computer only. "
                    "--host 0.0.0.0 lets anyone who can reach this machine on the network use "

@@ -29,7 +29,7 @@ import sys
 import numpy as np
 
 from augment import Augmenter, neighbourhood, affine_elastic, stroke_width, warp
-from cli import HelpFormatter, single_blas_thread
+from cli import make_parser, single_blas_thread
 from data import DATA_HELP, DataError, default_data_path, load_mnist, prepare
 from fileio import save_figure, write_json
 from model import MLP
@@ -129,8 +129,7 @@ def save_samples(X, path, seed=0):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m handwriting.strokes",
-                                description=__doc__.split("\n")[0], formatter_class=HelpFormatter)
+    p = make_parser(__doc__.split("\n")[0], __spec__)
     p.add_argument("models", nargs="+",
                    help="model.npz files saved by train.py, each as PATH or NAME=PATH")
     p.add_argument("--data", default=default_data_path(), help=DATA_HELP)
