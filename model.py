@@ -14,7 +14,6 @@ from typing import NamedTuple
 import numpy as np
 
 from fileio import NPZ_MAGIC, write_atomically
-
 from layers import (
     LEAKY_SLOPE,
     affine_backward,
@@ -36,8 +35,10 @@ from layers import (
     tanh_forward,
 )
 
+
 class Cache(NamedTuple):
-    """What ``MLP.forward`` computed that ``backward`` and the callers need."""
+    """What ``MLP.forward`` computed that ``backward`` and the callers need. It is
+    returned, never kept on the model, so two threads can run forward at once."""
     layers: list  # per hidden layer: (affine, batchnorm, activation caches, dropout mask)
     output: tuple  # the output layer's affine cache
     softmax: tuple  # the softmax's cache, for the loss
