@@ -56,3 +56,28 @@ def test_saved_files_get_the_usual_permissions(tmp_path):
     finally:
         os.umask(umask)
     assert (tmp_path / "m.npz").stat().st_mode & 0o777 == 0o644
+
+
+def test_inference_leaves_nothing_on_the_model_and_runs_in_threads():
+    """forward(train=False) changes no attribute of the model (callers use what it
+    returns), so the drawing page's threads can share one model."""
+    import threading
+    model = MLP((6, 5, 4, 3), dropout=0.5, seed=0, batchnorm=True)
+    X = np.random.default_rng(0).random((40, 6), dtype=np.float32)
+    before = {name: (id(value), repr(value)) for name, value in vars(model).items()}
+    expected = [model.forward(X[i:i + 1])[1].hidden for i in range(len(X))]
+    assert {name: (id(value), repr(value)) for name, value in vars(model).items()} == before
+    results = [None] * len(X)
+
+    def read(i):
+        for _ in range(50):
+            probs, cache = model.forward(X[i:i + 1])
+            results[i] = cache.hidden
+    threads = [threading.Thread(target=read, args=(i,)) for i in range(len(X))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for got, want in zip(results, expected):
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a, b)
