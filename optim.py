@@ -5,43 +5,63 @@
 
 ``lr`` is a plain attribute, so a schedule can change it between steps.
 
-Two things make a step cheap, and neither changes its numbers:
+No subnormal numbers in the state. Where a gradient is exactly 0 (the
+first-layer weights of pixels no image in the batch inks, the weights of a
+dead ReLU unit) momentum only decays, v <- 0.9 v, until v falls below the
+smallest normal float, np.finfo(float32).tiny = 1.2e-38. There it does not
+reach 0: 0.9 times 1 to 4 units of the last place rounds back to itself, so
+thousands of velocities stayed subnormal for good (6,255 in W1 after 2 epochs
+of the default MNIST run), and on many Intel CPUs every operation on a
+subnormal costs ~100 cycles instead of a fraction of one: a momentum step took
+twice as long. So every FLUSH_EVERY steps each rule sets to 0 the entries of
+its state that decay alone would take below tiny before the next such flush
+(flush_below, decay_floor). No weight can tell: adding |v| < 1e-37 to a weight
+of any ordinary size leaves it unchanged, so training ends with bit-identical
+weights. Flushing every step, exactly the subnormals, would cost three passes
+over W1 per step, as much as the subnormals themselves.
 
-* No subnormal numbers in the state. Where a gradient is exactly 0 (the
-  first-layer weights of pixels no image in the batch inks, the weights of a
-  dead ReLU unit) momentum only decays, v <- 0.9 v, until v falls below the
-  smallest normal float (np.finfo(float32).tiny, 1.2e-38). There it does not
-  reach 0: 0.9 times 1 to 4 units of the last place rounds back to itself, so
-  thousands of velocities stay subnormal for good, and on many Intel CPUs every
-  operation on a subnormal costs ~100 cycles instead of a fraction of one (a
-  momentum step took twice as long after two epochs of MNIST). Each step
-  therefore sets the state's subnormal entries to 0 (flush_subnormals). No
-  weight can tell: adding |v| < 1.2e-38 to a weight of any normal size leaves
-  it unchanged, so training ends with bit-identical weights.
-* No temporary arrays. Every intermediate goes into work arrays kept from one
-  step to the next (``out=``, in-place operators), the same operations in the
-  same order as the textbook expressions, so the same rounding.
+The intermediates (lr * g, Adam's terms) go into work arrays kept from step
+to step (``out=``, in-place operators) rather than fresh temporaries: the same
+operations in the same order as the formulas, so the same rounding.
 """
 import numpy as np
 
+# Steps between two flushes of the optimizer state (see decay_floor).
+FLUSH_EVERY = 16
 
-def flush_subnormals(a, work, keep):
-    """Set the subnormal entries of ``a`` (0 < |a| < np.finfo(a.dtype).tiny) to 0,
-    in place. ``work`` (like ``a``) and ``keep`` (bool, a's shape) are scratch.
 
-    Three passes (|a|, compare, multiply by 0 or 1), no allocation. Cheaper than
-    a[mask] = 0, np.putmask or np.copyto(where=): NumPy's masked writes go
-    element by element and cost 3x as much as these vectorised passes.
-    Normal entries are multiplied by exactly 1, so they do not change.
+def decay_floor(rate, dtype):
+    """The threshold below which a state that decays by ``rate`` a step is set to 0.
+
+    tiny / rate**(FLUSH_EVERY + 1): any value at least this large that only
+    decays (gradient 0) is still >= tiny, i.e. normal, when the next flush
+    comes FLUSH_EVERY steps later; the one spare step covers rounding. For
+    momentum 0.9 that is 7e-38, for Adam's beta2 = 0.999, 1.2e-38. Capped at
+    2**24 * tiny (2e-31 in float32) for fast decays (rate < 0.37), where
+    a value this small can still become subnormal between flushes.
+    """
+    tiny = np.finfo(dtype).tiny
+    decay = rate ** (FLUSH_EVERY + 1)
+    return np.dtype(dtype).type(tiny * (2.0**24 if decay < 2.0**-24 else 1 / decay))
+
+
+def flush_below(a, floor, work, keep):
+    """Set the entries of ``a`` with |a| < floor to 0, in place. ``work`` (like
+    ``a``) and ``keep`` (bool, a's shape) are scratch.
+
+    Three vectorised passes (|a|, compare, multiply by 0 or 1), no allocation:
+    NumPy's masked writes (a[mask] = 0, np.putmask, np.copyto(where=)) go
+    element by element and cost 3x as much. Entries >= floor are multiplied by
+    exactly 1, so they keep their bits.
     """
     np.abs(a, out=work)
-    np.greater_equal(work, np.finfo(a.dtype).tiny, out=keep)
+    np.greater_equal(work, floor, out=keep)
     np.multiply(a, keep, out=a)
 
 
 class _Workspace:
     """Work arrays kept across steps, one per (parameter, role): the same
-    memory every step instead of a fresh 0.4 MB temporary per operation on W1."""
+    memory every step instead of a fresh temporary per operation."""
 
     def __init__(self):
         self.arrays = {}
@@ -64,18 +84,21 @@ class SGD:
     running velocity, so steps add up along directions the gradient keeps
     pointing to and cancel along directions where it flips sign.
 
-    Subnormal velocities are set to 0 after each update (see the module
-    docstring): they only ever arise where the gradient has been 0 for ~800
-    steps, and cannot move a weight.
+    Every FLUSH_EVERY steps, velocities below decay_floor(momentum) (7e-38
+    for 0.9) are set to 0 (see the module docstring): they would otherwise
+    decay into subnormals and stay there, and they cannot move a weight.
     """
 
     def __init__(self, lr=0.01, momentum=0.0):
         self.lr = lr
         self.momentum = momentum
         self.velocity = {}
+        self.t = 0  # steps taken, for the flushes
         self._work = _Workspace()
 
     def step(self, params, grads):
+        self.t += 1
+        flush = self.t % FLUSH_EVERY == 0
         for name, g in grads.items():
             w = params[name]
             lr_g = self._work(name, "lr_g", g)
@@ -88,7 +111,9 @@ class SGD:
                 v = self.velocity[name] = np.zeros_like(w)
             v *= w.dtype.type(self.momentum)
             v -= lr_g
-            flush_subnormals(v, self._work(name, "abs", v), self._work(name, "keep", v, bool))
+            if flush:
+                flush_below(v, decay_floor(self.momentum, v.dtype),
+                            self._work(name, "abs", v), self._work(name, "keep", v, bool))
             w += v
 
 
@@ -104,11 +129,12 @@ class Adam:
     by 1 - beta**t (t = number of steps so far) corrects that. Each weight's
     step is scaled by its own gradient history.
 
-    Subnormal entries of m and v are set to 0 after each update (see the module
-    docstring). m decays like SGD's velocity; v, at 0.999 a step, takes far
-    longer, but then sticks just the same (0.999 times up to ~500 units of the
-    last place rounds back to itself). A subnormal m or v cannot move a weight:
-    m / (sqrt(v_hat) + eps) with |m| < 1.2e-38 is below 1e-30.
+    Every FLUSH_EVERY steps, entries of m below decay_floor(beta1) and of v
+    below decay_floor(beta2) are set to 0 (see the module docstring). m decays
+    like SGD's velocity; v, at 0.999 a step, takes far longer, but then sticks
+    just the same (0.999 times up to ~500 units of the last place rounds back
+    to itself). Such an m or v cannot move a weight: with |m| < 1e-37 the
+    step lr * m_hat / (sqrt(v_hat) + eps) is below 1e-30.
     """
 
     def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
@@ -122,6 +148,7 @@ class Adam:
         self.t += 1
         correction1 = 1 - self.beta1 ** self.t
         correction2 = 1 - self.beta2 ** self.t
+        flush = self.t % FLUSH_EVERY == 0
         for name, g in grads.items():
             w = params[name]
             f = w.dtype.type
@@ -130,7 +157,6 @@ class Adam:
                 self.v[name] = np.zeros_like(w)
             m, v = self.m[name], self.v[name]
             work = self._work(name, "g", g)          # terms of g, in g's dtype
-            keep = self._work(name, "keep", w, bool)
             m *= f(self.beta1)
             np.multiply(g, f(1 - self.beta1), out=work)
             m += work                                 # m = beta1 m + (1 - beta1) g
@@ -139,8 +165,10 @@ class Adam:
             v *= f(self.beta2)
             v += work                                 # v = beta2 v + (1 - beta2) g*g
             denom = self._work(name, "denom", w)
-            flush_subnormals(m, denom, keep)
-            flush_subnormals(v, denom, keep)
+            if flush:
+                keep = self._work(name, "keep", w, bool)
+                flush_below(m, decay_floor(self.beta1, m.dtype), denom, keep)
+                flush_below(v, decay_floor(self.beta2, v.dtype), denom, keep)
             np.divide(v, f(correction2), out=denom)
             np.sqrt(denom, out=denom)
             denom += f(self.eps)                      # sqrt(v_hat) + eps

@@ -35,18 +35,33 @@ def assert_no_subnormals(params, opt, step):
     assert not found, f"subnormal entries after step {step}: {found}"
 
 
-def test_flush_subnormals_zeroes_only_subnormals():
+def test_flush_below_tiny_zeroes_exactly_the_subnormals():
     smallest = np.float32(2.0**-149)
     a = np.array([0, -0.0, smallest, -smallest, TINY / 2, -TINY * 0.99, TINY, -TINY,
                   np.nextafter(TINY, 1, dtype=np.float32), 1e-30, -3.5, 1e30, np.inf, -np.inf],
                  np.float32)
     expect = a.copy()
     expect[2:6] = 0
-    optim.flush_subnormals(a, np.empty_like(a), np.empty(a.shape, bool))
+    optim.flush_below(a, TINY, np.empty_like(a), np.empty(a.shape, bool))
     assert np.array_equal(a, expect)
     assert subnormals(a) == 0
-    # Normal entries are multiplied by exactly 1: the same bits.
+    # The others are multiplied by exactly 1: the same bits.
     assert np.array_equal(a[6:].view(np.uint32), expect[6:].view(np.uint32))
+
+
+@pytest.mark.parametrize("rate", [0.9, 0.99, 0.999, 0.5])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_decay_floor_keeps_survivors_normal_until_the_next_flush(rate, dtype):
+    """What survives a flush (>= the floor) and then only decays, by the rate
+    rounded to the dtype as the rules multiply by it, is still normal when the
+    next flush comes; and the floor is far below anything that moves a weight."""
+    floor = optim.decay_floor(rate, dtype)
+    tiny = np.finfo(dtype).tiny
+    v = np.array([floor, -floor, np.nextafter(floor, 1, dtype=dtype)], dtype)
+    for _ in range(optim.FLUSH_EVERY):
+        v *= dtype(rate)
+    assert np.all(np.abs(v) >= tiny)
+    assert tiny <= floor < 2.0**24 * tiny
 
 
 @pytest.mark.parametrize("make_opt", [lambda: SGD(lr=0.05, momentum=0.9),
@@ -55,7 +70,8 @@ def test_training_leaves_no_subnormals(make_opt):
     """An MLP whose first two input pixels are inked for a few steps and then
     never again: their first-layer weights get exactly zero gradients from
     then on, so their velocity (Adam: first moment) only decays, past 1e-38
-    after ~800 steps. Dead ReLU units add more such weights. 1200 steps."""
+    after ~800 steps. Dead ReLU units add more such weights. 1200 steps, each
+    checked: no subnormal is allowed even between two flushes."""
     rng = np.random.default_rng(0)
     model = MLP((6, 8, 3), dropout=0.1, seed=0)
     opt = make_opt()
