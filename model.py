@@ -102,6 +102,7 @@ class MLP:
         # One generator for the initial weights, then for the dropout masks.
         self.rng = np.random.default_rng(seed)
         self.params = {}
+        self.num_layers = len(sizes) - 1  # affine layers: the hidden ones and the output
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
             # He initialisation: std sqrt(2 / fan_in) keeps the variance of the
             # pre-activations about constant from layer to layer, because ReLU
@@ -123,11 +124,6 @@ class MLP:
                 self.params[f"beta{i}"] = np.zeros(width, dtype=dtype)
                 self.bn_running.append({"mean": np.zeros(width, dtype=dtype),
                                         "var": np.ones(width, dtype=dtype)})
-
-    @property
-    def num_layers(self):
-        """Number of affine layers (hidden layers + the output layer)."""
-        return sum(name.startswith("W") for name in self.params)
 
     @property
     def sizes(self):
