@@ -28,6 +28,33 @@ sys.path.insert(0, ROOT)
 
 from data import IDX_NAMES, DataError, load_keras, load_mnist  # noqa: E402
 
+def under_ci():
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true",
+                     help="also run the tests marked slow (measurements and long statistical "
+                     "checks); CI (CI=true) always runs them")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: a long measurement or statistical check, left out of the default "
+        "run; `python -m pytest --slow` (or CI=true) runs it")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Leave the tests marked slow out (shown as deselected, not skipped) unless
+    --slow is given or under CI, which runs everything."""
+    if config.getoption("--slow") or under_ci():
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+
 NO_DATA = ("needs MNIST, which keras.datasets.mnist could not download (no network?): "
            "set MNIST_DATA=path/to/mnist.npz (or a folder of the four IDX files)")
 
@@ -53,7 +80,7 @@ def run_script(name, *args, timeout=300, **kwargs):
 
 
 def _no_data(reason):
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    if under_ci():
         pytest.fail(f"{reason} (CI must run every test)", pytrace=False)
     pytest.skip(reason)
 
