@@ -11,7 +11,7 @@ from conftest import run_script
 from model import MLP
 from handwriting.preprocess import rotate
 
-LIMIT = 3000  # test images experiments/evaluate.py looks at here: enough to be meaningful, and quick
+LIMIT = 1000  # test images experiments/evaluate.py looks at here: about 100 per class, and quick
 PICTURES = ["confusion_matrix.png", "mistakes.png", "weights.png", "robustness.png",
             "dead_relu.png"]
 
