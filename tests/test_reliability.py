@@ -2,22 +2,31 @@
 earlier result, Ctrl-C and divergence stop cleanly, numerics stay finite, and
 one seed gives one result.
 
-The command-line cases run ``python train.py`` as a subprocess on tiny
-synthetic data sets written here (8x8 images, a few dozen of them), so they
-need no MNIST and take well under a second or two each.
+The command-line cases run train.py on tiny synthetic data sets written here
+(8x8 images, a few dozen of them), so they need no MNIST. Most run train.main in
+this process and see what a user would (run_train: the exit status, stdout and
+stderr as ``python train.py`` shows them, a traceback for an uncaught exception),
+a few hundredths of a second each instead of a fifth for a new interpreter; the
+cases that need a real process (Ctrl-C, one seed giving one result across
+processes, a whole successful run, and an error of each kind) run ``python
+train.py`` as a subprocess (run_train_as_user).
 """
+import contextlib
 import gzip
+import io
 import os
 import re
 import signal
 import subprocess
 import sys
 import threading
+import traceback
 import zipfile
 
 import numpy as np
 import pytest
 
+import train
 from conftest import ROOT
 from fileio import write_atomically
 from layers import cross_entropy, softmax_cross_entropy_backward, softmax_forward
@@ -77,7 +86,34 @@ def default_sigint():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def run_train(*flags, timeout=120):
+def run_train(*flags):
+    """``python train.py FLAGS`` as a user sees it, run in this process
+    (train.main): a CompletedProcess with the exit status and what was printed.
+    As the interpreter does: sys.exit("message") prints the message on stderr
+    and exits 1; an uncaught exception prints its traceback and exits 1."""
+    out, err = io.StringIO(), io.StringIO()
+    argv0 = sys.argv[0]
+    sys.argv[0] = "train.py"  # argparse's program name in the usage line
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                train.main([str(flag) for flag in flags])
+                status = 0
+            except SystemExit as e:
+                status = e.code if isinstance(e.code, int) or e.code is None else 1
+                if not isinstance(e.code, (int, type(None))):
+                    print(e.code, file=sys.stderr)
+            except Exception:
+                traceback.print_exc()
+                status = 1
+    finally:
+        sys.argv[0] = argv0
+    return subprocess.CompletedProcess(["train.py", *flags], status or 0, out.getvalue(),
+                                       err.getvalue())
+
+
+def run_train_as_user(*flags, timeout=120):
+    """``python train.py FLAGS`` in a new process."""
     return subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), *flags],
                           capture_output=True, text=True, env=child_env(), timeout=timeout,
                           preexec_fn=default_sigint)
@@ -256,6 +292,18 @@ def test_validation_size_leaves_no_training_data(tmp_path, val_size):
     assert_one_line_error(proc, path, f"--val-size {val_size}", "no training data")
 
 
+@pytest.mark.parametrize("flags", [("--data", "absent.npz"), ("--epochs", "0")],
+                         ids=["data error", "usage error"])
+def test_errors_are_the_same_from_a_new_process(tmp_path, flags):
+    """What run_train shows is what ``python train.py`` shows: the same exit
+    status and the same lines."""
+    flags = ("--data", str(tmp_path / "absent.npz"), "--out", str(tmp_path / "out"), *flags)
+    here, there = run_train(*flags), run_train_as_user(*flags)
+    assert (here.returncode, here.stdout, here.stderr) == (
+        there.returncode, there.stdout, there.stderr)
+    assert here.returncode != 0 and here.stderr
+
+
 # ---- flags: argparse-style errors ------------------------------------------
 @pytest.mark.parametrize("flags", [
     ("--batch-size", "0"), ("--batch-size", "-8"), ("--batch-size", "2.5"),
@@ -319,7 +367,7 @@ def test_successful_run_replaces_all_outputs(tmp_path):
     path = write_npz(tmp_path / "mnist.npz")
     out = tmp_path / "out"
     before = fill_out(out)
-    proc = run_train("--data", path, "--out", str(out), *SMALL)
+    proc = run_train_as_user("--data", path, "--out", str(out), *SMALL)
     assert proc.returncode == 0, proc.stderr
     assert sorted(os.listdir(out)) == sorted(OUTPUTS)  # no temporary files left over
     for name in OUTPUTS:
@@ -501,7 +549,7 @@ def test_same_seed_gives_byte_identical_results(tmp_path):
     path = write_npz(tmp_path / "mnist.npz", tiny_mnist(n_train=200))
     texts = {}
     for name, seed in (("a", "5"), ("b", "5"), ("c", "6")):
-        proc = run_train("--data", path, "--out", str(tmp_path / name), *SMALL,
+        proc = run_train_as_user("--data", path, "--out", str(tmp_path / name), *SMALL,
                          "--epochs", "2", "--dropout", "0.2", "--seed", seed)
         assert proc.returncode == 0, proc.stderr
         texts[name] = without_timings((tmp_path / name / "results.json").read_text())
