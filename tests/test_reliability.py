@@ -4,30 +4,26 @@ one seed gives one result.
 
 The command-line cases run train.py on tiny synthetic data sets written here
 (8x8 images, a few dozen of them), so they need no MNIST. Most run train.main in
-this process and see what a user would (run_train: the exit status, stdout and
-stderr as ``python train.py`` shows them, a traceback for an uncaught exception),
-a few hundredths of a second each instead of a fifth for a new interpreter; the
+this process and see what a user would (run_train, conftest.run_main: the exit
+status, stdout and stderr as ``python train.py`` shows them, a traceback for an
+uncaught exception), a few hundredths of a second each instead of a fifth; the
 cases that need a real process (Ctrl-C, one seed giving one result across
 processes, a whole successful run, and an error of each kind) run ``python
 train.py`` as a subprocess (run_train_as_user).
 """
-import contextlib
 import gzip
-import io
 import os
 import re
 import signal
 import subprocess
 import sys
 import threading
-import traceback
 import zipfile
 
 import numpy as np
 import pytest
 
-import train
-from conftest import ROOT
+from conftest import ROOT, run_main
 from fileio import write_atomically
 from layers import cross_entropy, softmax_cross_entropy_backward, softmax_forward
 from model import MLP
@@ -87,29 +83,8 @@ def default_sigint():
 
 
 def run_train(*flags):
-    """``python train.py FLAGS`` as a user sees it, run in this process
-    (train.main): a CompletedProcess with the exit status and what was printed.
-    As the interpreter does: sys.exit("message") prints the message on stderr
-    and exits 1; an uncaught exception prints its traceback and exits 1."""
-    out, err = io.StringIO(), io.StringIO()
-    argv0 = sys.argv[0]
-    sys.argv[0] = "train.py"  # argparse's program name in the usage line
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                train.main([str(flag) for flag in flags])
-                status = 0
-            except SystemExit as e:
-                status = e.code if isinstance(e.code, int) or e.code is None else 1
-                if not isinstance(e.code, (int, type(None))):
-                    print(e.code, file=sys.stderr)
-            except Exception:
-                traceback.print_exc()
-                status = 1
-    finally:
-        sys.argv[0] = argv0
-    return subprocess.CompletedProcess(["train.py", *flags], status or 0, out.getvalue(),
-                                       err.getvalue())
+    """``python train.py FLAGS`` as a user sees it, run in this process."""
+    return run_main("train.py", *flags)
 
 
 def run_train_as_user(*flags, timeout=120):
