@@ -69,5 +69,9 @@ def read_digit(model, source):
     (image, probs, hidden) - the 28x28 image it saw, the 10 class
     probabilities, and each hidden layer's activations (1-D arrays)."""
     image = load_image(source)
-    probs, cache = model.forward(image.reshape(1, -1))
+    try:
+        probs, cache = model.forward(image.reshape(1, -1))
+    except ValueError as e:  # the model's failure, not the image's: never a ValueError,
+        # which callers take for a bad image (the server's 400, predict.py's "error: file")
+        raise RuntimeError(f"the model failed on a readable image ({e})") from e
     return image, probs[0], [h[0] for h in cache.hidden]

@@ -9,11 +9,13 @@ CI (CI=true) a missing data set fails them instead, so it can never go unnoticed
 import argparse
 import contextlib
 import gzip
+import importlib
 import io
 import json
 import os
 import subprocess
 import sys
+import traceback
 import types
 
 # One BLAS thread, as train.py sets it, before anything imports NumPy: the small
@@ -28,6 +30,33 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from data import IDX_NAMES, DataError, load_keras, load_mnist  # noqa: E402
+
+def under_ci():
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true",
+                     help="also run the tests marked slow (measurements and long statistical "
+                     "checks); CI (CI=true) always runs them")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: a long measurement or statistical check, left out of the default "
+        "run; `python -m pytest --slow` (or CI=true) runs it")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Leave the tests marked slow out (shown as deselected, not skipped) unless
+    --slow is given or under CI, which runs everything."""
+    if config.getoption("--slow") or under_ci():
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
 
 NO_DATA = ("needs MNIST, which keras.datasets.mnist could not download (no network?): "
            "set MNIST_DATA=path/to/mnist.npz (or a folder of the four IDX files)")
@@ -67,8 +96,38 @@ def parser_of(module, monkeypatch):
     return grabbed[0]
 
 
+def run_main(name, *args):
+    """``python NAME ARGS...`` as a user sees it, run in this process (the
+    script's main, a few hundredths of a second instead of a fifth or more for a
+    new interpreter): a CompletedProcess with the exit status and what was
+    printed. As the interpreter does: sys.exit("message") prints the message on
+    stderr and exits 1; an uncaught exception prints its traceback and exits 1.
+    What the script's ``if __name__ == "__main__"`` block adds (Ctrl-C) needs
+    run_script."""
+    module = importlib.import_module(name[:-len(".py")].replace("/", "."))
+    out, err = io.StringIO(), io.StringIO()
+    argv0 = sys.argv[0]
+    sys.argv[0] = os.path.basename(name)  # argparse's program name in the usage line
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                module.main([str(arg) for arg in args])
+                status = 0
+            except SystemExit as e:
+                status = e.code if isinstance(e.code, int) or e.code is None else 1
+                if not isinstance(e.code, (int, type(None))):
+                    print(e.code, file=sys.stderr)
+            except Exception:
+                traceback.print_exc()
+                status = 1
+    finally:
+        sys.argv[0] = argv0
+    return subprocess.CompletedProcess([name, *args], status or 0, out.getvalue(),
+                                       err.getvalue())
+
+
 def _no_data(reason):
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    if under_ci():
         pytest.fail(f"{reason} (CI must run every test)", pytrace=False)
     pytest.skip(reason)
 

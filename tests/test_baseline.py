@@ -5,6 +5,8 @@ import pytest
 from model import MLP
 from optim import SCHEDULES
 
+pytestmark = pytest.mark.slow  # importing Keras (TensorFlow) takes seconds
+
 
 @pytest.fixture(scope="module")
 def keras():

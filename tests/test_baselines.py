@@ -129,7 +129,7 @@ def test_missing_data_is_one_line(tmp_path):
     assert sorted(os.listdir(tmp_path)) == []
 
 
-# ---- the whole script -----------------------------------------------------------
+# ---- the whole script (slow: kNN and 8 linear classifiers on 5,000 MNIST images) ----------
 @pytest.fixture(scope="module")
 def quick_run(mnist, tmp_path_factory):
     """python -m classifiers.compare --quick, as a user runs it, on a keras-layout .npz that
@@ -158,6 +158,7 @@ def quick_run(mnist, tmp_path_factory):
     return folder, summary, result.stdout
 
 
+@pytest.mark.slow
 def test_quick_run_writes_the_table_and_pictures(quick_run):
     folder, summary, stdout = quick_run
     for name in PICTURES:
@@ -173,6 +174,7 @@ def test_quick_run_writes_the_table_and_pictures(quick_run):
     assert (summary["train_size"], summary["val_size"], summary["test_size"]) == (5000, 1000, 1000)
 
 
+@pytest.mark.slow
 def test_quick_run_scores_knn_on_the_right_images(quick_run, mnist):
     # The same kNN, recomputed here on the images --quick should use: the
     # first 5,000 training images, the first 1,000 validation and test images.
@@ -186,6 +188,7 @@ def test_quick_run_scores_knn_on_the_right_images(quick_run, mnist):
         assert summary["knn"][f"{name}_accuracy"] == expected
 
 
+@pytest.mark.slow
 def test_quick_run_figures_are_sensible(quick_run):
     _, summary, _ = quick_run
     knn, linear = summary["knn"], summary["linear"]

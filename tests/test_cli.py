@@ -36,6 +36,7 @@ from handwriting import strokes as stroke_robustness
 import train  # noqa: E402
 from experiments import tune
 from conftest import parser_of, write_idx  # noqa: E402
+from fileio import write_atomically  # noqa: E402
 from model import MLP  # noqa: E402
 from provenance import weights_sha256  # noqa: E402
 
@@ -82,6 +83,16 @@ def figures_of(monkeypatch, module, name="save_figure"):
     monkeypatch.setattr(module, name, lambda fig, path: figures.append((os.path.basename(path),
                                                                          fig)))
     return figures
+
+
+def pictures_not_drawn(monkeypatch, module):
+    """Each figure ``module`` would save becomes an empty file of its name: for
+    tests that look at which pictures are written, not at the pictures
+    (drawing them was most of these tests' time; test_evaluate.py draws them)."""
+    def save(fig, path):
+        matplotlib.pyplot.close(fig)
+        write_atomically(path, lambda f: None)
+    monkeypatch.setattr(module, "save_figure", save)
 
 
 @pytest.fixture(autouse=True)
@@ -195,7 +206,7 @@ def test_generated_files_are_ignored_by_git():
 
 
 # ---- §2: every figure says where it came from -----------------------------------
-def test_results_and_evaluation_record_the_environment(two_runs, tiny, tmp_path):
+def test_results_and_evaluation_record_the_environment(two_runs, tiny, tmp_path, monkeypatch):
     with open(two_runs / "a" / "results.json") as f:
         results = json.load(f)
     env = results["environment"]
@@ -217,6 +228,7 @@ def test_results_and_evaluation_record_the_environment(two_runs, tiny, tmp_path)
     assert results["weights_sha256"] == weights_sha256(
         MLP.load(str(two_runs / "a" / "model.npz")).params)
 
+    pictures_not_drawn(monkeypatch, evaluate)
     assert run(evaluate, "--model", two_runs / "a" / "model.npz", "--data", tiny,
                "--out", tmp_path) is None
     with open(tmp_path / "evaluation.json") as f:
@@ -281,8 +293,9 @@ def test_loss_curve_shows_validation_loss_and_whole_epochs():
 
 
 # ---- §3: rough edges --------------------------------------------------------------
-def test_evaluate_a_model_trained_without_validation_data(tiny, tmp_path, capsys):
+def test_evaluate_a_model_trained_without_validation_data(tiny, tmp_path, capsys, monkeypatch):
     assert run(train, "--data", tiny, "--out", tmp_path, *SMALL, "--val-size", "0") is None
+    pictures_not_drawn(monkeypatch, evaluate)
     assert run(evaluate, "--model", tmp_path / "model.npz", "--data", tiny,
                "--out", tmp_path / "eval") is None
     assert "no dead-ReLU history" in capsys.readouterr().err
@@ -361,8 +374,9 @@ def test_model_files_without_class_names_are_digits(tmp_path):
     assert MLP.load(str(tmp_path / "old.npz")).classes == tuple("0123456789")
 
 
-def test_results_json_from_another_run_is_caught(two_runs, tiny, tmp_path, capsys):
+def test_results_json_from_another_run_is_caught(two_runs, tiny, tmp_path, capsys, monkeypatch):
     a, b = two_runs / "a", two_runs / "b"
+    pictures_not_drawn(monkeypatch, evaluate)
     # Named with --results: the user asked for something that cannot be right.
     error = run(evaluate, "--model", a / "model.npz", "--results", b / "results.json",
                 "--data", tiny, "--out", tmp_path / "named")

@@ -1,6 +1,8 @@
 """Loading: the .npz and the IDX files give the same arrays; bad files give DataError."""
 import gzip
 import os
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -66,14 +68,16 @@ def test_labels_out_of_range(tmp_path):
 
 
 def fake_keras_load_data(monkeypatch, result):
-    """Stand in for keras.datasets.mnist.load_data (no network here or in CI)."""
-    from tensorflow import keras
-
+    """Stand in for tensorflow.keras.datasets.mnist.load_data (no network here or
+    in CI): a stand-in ``tensorflow`` module, as importing the real one takes
+    seconds (tests/test_baseline.py, marked slow, imports it)."""
     def load_data():
         if isinstance(result, Exception):
             raise result
         return result
-    monkeypatch.setattr(keras.datasets.mnist, "load_data", load_data)
+    mnist = types.SimpleNamespace(load_data=load_data)
+    keras = types.SimpleNamespace(datasets=types.SimpleNamespace(mnist=mnist))
+    monkeypatch.setitem(sys.modules, "tensorflow", types.SimpleNamespace(keras=keras))
 
 
 def test_default_path_goes_through_keras(monkeypatch, mnist_path):

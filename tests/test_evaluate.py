@@ -7,11 +7,11 @@ import pytest
 from PIL import Image
 
 from experiments import evaluate
-from conftest import run_script
+from conftest import run_main, run_script
 from model import MLP
 from handwriting.preprocess import rotate
 
-LIMIT = 3000  # test images experiments/evaluate.py looks at here: enough to be meaningful, and quick
+LIMIT = 1000  # test images experiments/evaluate.py looks at here: about 100 per class, and quick
 PICTURES = ["confusion_matrix.png", "mistakes.png", "weights.png", "robustness.png",
             "dead_relu.png"]
 
@@ -187,7 +187,9 @@ def test_evaluation_numbers_agree_with_the_model(evaluated, trained_run, mnist_p
 
 
 def run_evaluate(*args):
-    return run_script("experiments/evaluate.py", *args)
+    """``python -m experiments.evaluate ARGS`` as a user sees it, in this process
+    (the whole run as a new process: the ``evaluated`` fixture)."""
+    return run_main("experiments/evaluate.py", *args)
 
 
 def test_bad_model_or_results_is_one_line_and_writes_nothing(tmp_path, trained_run, mnist_path):

@@ -64,6 +64,7 @@ def test_gradients_any_depth(rng, sizes):
     assert max(errors.values()) < 1e-5, errors
 
 
+@pytest.mark.slow  # importing TensorFlow takes seconds
 def test_backward_matches_tensorflow_autodiff(rng):
     """The same weights and batch through tf.GradientTape: TF differentiates
     softmax cross-entropy of the same network automatically."""

@@ -224,6 +224,7 @@ def test_benchmark_slice_is_read_and_each_step_matters(benchmark_slice):
     assert right(STEPS)["clean"] >= 11  # clean digits were read before the steps too
 
 
+@pytest.mark.slow  # draws and reads every condition and font
 def test_benchmark_command_writes_its_report(tmp_path, monkeypatch):
     """The whole command, 1 sample per digit: table, confusions, report and picture."""
     monkeypatch.setattr(hb, "FONT_PACKAGES", hb.FONT_PACKAGES[:1] + [

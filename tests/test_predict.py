@@ -169,6 +169,7 @@ def test_transparent_background_counts_as_paper(tmp_path):
 
 
 # ---- digits from fonts -----------------------------------------------------
+@pytest.mark.slow  # 1080 images through the whole preprocessing
 def test_font_digits_are_mostly_recognised(trained_model):
     """6 DejaVu faces x 3 sizes x 3 stroke widths x 2 polarities x 10 digits,
     at random positions: 1080 images. Font digits are not handwriting.

@@ -71,6 +71,7 @@ def test_predict_on_a_huge_png_is_one_line_at_once(tmp_path):
                              f"(the limit is {MAX_PIXELS / 1e6:g} megapixels; scale it down first)\n")
 
 
+@pytest.mark.slow  # encodes and decodes a 100-megapixel JPEG
 def test_huge_jpeg_is_decoded_at_a_reduced_scale(tmp_path):
     """A 10000x10000 JPEG is decoded at 1/4 scale (2500x2500, the mildest that fits
     16 MP) and reads like the same drawing made at that size."""

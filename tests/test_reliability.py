@@ -2,9 +2,14 @@
 earlier result, Ctrl-C and divergence stop cleanly, numerics stay finite, and
 one seed gives one result.
 
-The command-line cases run ``python train.py`` as a subprocess on tiny
-synthetic data sets written here (8x8 images, a few dozen of them), so they
-need no MNIST and take well under a second or two each.
+The command-line cases run train.py on tiny synthetic data sets written here
+(8x8 images, a few dozen of them), so they need no MNIST. Most run train.main in
+this process and see what a user would (run_train, conftest.run_main: the exit
+status, stdout and stderr as ``python train.py`` shows them, a traceback for an
+uncaught exception), a few hundredths of a second each instead of a fifth; the
+cases that need a real process (Ctrl-C, one seed giving one result across
+processes, a whole successful run, and an error of each kind) run ``python
+train.py`` as a subprocess (run_train_as_user).
 """
 import gzip
 import os
@@ -18,7 +23,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, run_main
 from fileio import write_atomically
 from layers import cross_entropy, softmax_cross_entropy_backward, softmax_forward
 from model import MLP
@@ -77,7 +82,13 @@ def default_sigint():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def run_train(*flags, timeout=120):
+def run_train(*flags):
+    """``python train.py FLAGS`` as a user sees it, run in this process."""
+    return run_main("train.py", *flags)
+
+
+def run_train_as_user(*flags, timeout=120):
+    """``python train.py FLAGS`` in a new process."""
     return subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), *flags],
                           capture_output=True, text=True, env=child_env(), timeout=timeout,
                           preexec_fn=default_sigint)
@@ -256,6 +267,18 @@ def test_validation_size_leaves_no_training_data(tmp_path, val_size):
     assert_one_line_error(proc, path, f"--val-size {val_size}", "no training data")
 
 
+@pytest.mark.parametrize("flags", [("--data", "absent.npz"), ("--epochs", "0")],
+                         ids=["data error", "usage error"])
+def test_errors_are_the_same_from_a_new_process(tmp_path, flags):
+    """What run_train shows is what ``python train.py`` shows: the same exit
+    status and the same lines."""
+    flags = ("--data", str(tmp_path / "absent.npz"), "--out", str(tmp_path / "out"), *flags)
+    here, there = run_train(*flags), run_train_as_user(*flags)
+    assert (here.returncode, here.stdout, here.stderr) == (
+        there.returncode, there.stdout, there.stderr)
+    assert here.returncode != 0 and here.stderr
+
+
 # ---- flags: argparse-style errors ------------------------------------------
 @pytest.mark.parametrize("flags", [
     ("--batch-size", "0"), ("--batch-size", "-8"), ("--batch-size", "2.5"),
@@ -319,7 +342,7 @@ def test_successful_run_replaces_all_outputs(tmp_path):
     path = write_npz(tmp_path / "mnist.npz")
     out = tmp_path / "out"
     before = fill_out(out)
-    proc = run_train("--data", path, "--out", str(out), *SMALL)
+    proc = run_train_as_user("--data", path, "--out", str(out), *SMALL)
     assert proc.returncode == 0, proc.stderr
     assert sorted(os.listdir(out)) == sorted(OUTPUTS)  # no temporary files left over
     for name in OUTPUTS:
@@ -497,12 +520,17 @@ def test_softmax_and_cross_entropy_finite_at_huge_logits(dtype):
 
 
 # ---- same seed, same results --------------------------------------------------
-def test_same_seed_gives_byte_identical_results(tmp_path):
+def test_same_seed_gives_byte_identical_results(tmp_path, monkeypatch):
     path = write_npz(tmp_path / "mnist.npz", tiny_mnist(n_train=200))
     texts = {}
-    for name, seed in (("a", "5"), ("b", "5"), ("c", "6")):
-        proc = run_train("--data", path, "--out", str(tmp_path / name), *SMALL,
-                         "--epochs", "2", "--dropout", "0.2", "--seed", seed)
+    # One run in a new process, the others in this one: nothing may depend on
+    # the process (its earlier state, hash seeds, ...), only on the seed. Both
+    # with one BLAS thread, as child_env gives the new one (results.json records it).
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    for name, seed, runner in (("a", "5", run_train_as_user), ("b", "5", run_train),
+                               ("c", "6", run_train)):
+        proc = runner("--data", path, "--out", str(tmp_path / name), *SMALL,
+                      "--epochs", "2", "--dropout", "0.2", "--seed", seed)
         assert proc.returncode == 0, proc.stderr
         texts[name] = without_timings((tmp_path / name / "results.json").read_text())
     assert '"seconds_per_epoch": T' in texts["a"] and '"seconds": T' in texts["a"]

@@ -31,7 +31,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from handwriting import serve
-from conftest import ROOT, run_script
+from conftest import ROOT, run_script, under_ci
 from handwriting.read import load_model
 
 # pytest resets the warning filters for each test, undoing preprocess's filter for
@@ -64,10 +64,6 @@ PEN = 0.06  # the page's stroke width as a fraction of the pad (static/app.js: P
 BROWSER_HELP = ("needs headless Chromium: apt-get install chromium chromium-driver "
                 "and pip install selenium")
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-
-
-def under_ci():
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def dense(stroke, step=0.02):
@@ -328,6 +324,7 @@ def test_page_and_its_files(server):
     connection.close()
 
 
+@pytest.mark.slow  # a measurement the README quotes (latency under load)
 def test_200_requests_from_8_threads(served):
     """All answers right. Prints the latency (run with -s to see it); README,
     "Draw a digit in your browser", quotes it."""
@@ -463,6 +460,7 @@ return seen.getContext("2d").getImageData(0, 0, 28, 28).data.filter((v, i) => i 
 """
 
 
+@pytest.mark.slow  # starts Chromium
 def test_page_reads_digits_drawn_in_a_real_browser(browser, served):
     """Four digits, drawn with a mouse, a pen and a finger; #prediction shows each,
     while the stroke is still going on and at its end; clear (button or Esc)
