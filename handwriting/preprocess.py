@@ -310,21 +310,25 @@ def is_ruled_line(box, area, shape):
     return crosses and (straight or lattice)
 
 
+def ink_threshold(ink):
+    """The level above which ``ink`` (light on dark, in [0, 1]) is clearly a
+    pen's: Otsu's, from the image's own histogram, kept between INK_THRESHOLD
+    and half the strongest ink, so that a pen pressed lightly still counts.
+    Faint printed lines, a fifth to two fifths as dark as the pen, fall below."""
+    return np.clip(otsu_threshold(ink[ink > 0]), INK_THRESHOLD, 0.5)
+
+
 def separate_ink(ink):
     """``ink`` with everything that is not the digit set to 0: printed lines
     (ruled or grid paper) and stray specks (the SEPARATE_INK step).
 
-    The ink is thresholded at a level chosen from the image's own histogram
-    (Otsu's, kept between INK_THRESHOLD and half the strongest ink, so that a
-    pen pressed lightly still counts): faint printed lines, a fifth to two
-    fifths as dark as the pen, fall below it. Of the connected pieces above
-    it, lines crossing the image are dropped, and so are specks under 2 % of
-    the largest piece, and pieces far from the largest one unless they are
-    large too. The digit's pieces are then grown back by a stroke's width,
+    The ink is thresholded at ``ink_threshold``: faint printed lines fall
+    below it. Of the connected pieces above it, lines crossing the image are
+    dropped, and so are specks under 2 % of the largest piece, and pieces far
+    from the largest one unless they are large too. The digit's pieces are then grown back by a stroke's width,
     so that their soft edges (and weaker strokes next to them) are kept.
     """
-    threshold = np.clip(otsu_threshold(ink[ink > 0]), INK_THRESHOLD, 0.5)
-    labels, boxes, areas = components(ink > threshold)
+    labels, boxes, areas = components(ink > ink_threshold(ink))
     # Each piece's first and last row and column.
     top, left = (np.array([box[axis].start for box in boxes]) for axis in (0, 1))
     bottom, right = (np.array([box[axis].stop - 1 for box in boxes]) for axis in (0, 1))
