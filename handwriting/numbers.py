@@ -18,8 +18,9 @@ network saw them. Here the cutting is done with the ink's connected pieces:
        whose columns it overlaps most, else the nearest (a 5's flag, a 7's
        bar, written as strokes of their own); far from every digit it is a
        speck and is dropped
-    -> SPLIT: a piece wider than a digit is (touching digits) is cut at the
-       columns of least ink near where the expected widths put the cuts
+    -> SPLIT: a piece wider than a digit is (touching digits) is cut where
+       the ink spans the fewest rows near where the expected widths put the
+       cuts
 
 Each digit comes out as the number's ink inside the digit's box, the other
 digits' ink removed, with a margin: preprocess.mnist_like then reads it
@@ -30,15 +31,19 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from handwriting.preprocess import (BlankImage, components, ink_threshold, is_ruled_line,
-                                    light_on_dark, max_filter, pen_width)
+from handwriting.preprocess import (BlankImage, components, ink_threshold,
+                                    is_ruled_line, light_on_dark, max_filter, pen_width)
 
 # The most digits read in one picture. A number that long is rare; a picture
 # with more pieces of ink is more likely a page of text or noise, and each
 # digit costs a few milliseconds to read.
 MAX_DIGITS = 64
-# Pieces whose column ranges overlap by this fraction of the narrower one's
-# width are parts of one digit.
+# A number of MAX_DIGITS digits may be written in up to this many times as
+# many pieces of ink (dotted strokes, flags written apart).
+PIECES_PER_DIGIT = 4
+# Pieces one above the other - their column ranges overlap by this fraction
+# of the narrower one's width, their rows by less than this fraction of the
+# shorter one's height - are parts of one digit.
 OVERLAP = 0.5
 # A piece shorter than this fraction of the tallest digit is a fragment ...
 FRAGMENT = 0.5
@@ -51,14 +56,19 @@ SPECK = 0.02
 # A piece up to this many times as wide as tall is one digit: 99 % of the
 # numbers benchmark's digits are at most 0.96 (median 0.65, a "1" about 0.4).
 ONE_DIGIT_ASPECT = 0.95
-# A wider piece is touching digits, each about this wide for its height (the
-# benchmark's touching numbers: median 0.51, 5th-95th percentile 0.37-0.62:
-# digits touch where their slants and curves overlap). It is cut into
-# round(width / (TOUCHING_ASPECT * height)) digits ...
-TOUCHING_ASPECT = 0.52
-# ... at the column of least ink within this fraction of a digit's expected
-# width either side of where equal widths would cut.
+# A wider piece is touching digits, each about this many times as wide as the
+# piece is tall (the benchmark's touching numbers: median 0.51, 5th-95th
+# percentile 0.37-0.62, where slants and curves overlap; upright digits side
+# by side are as wide as alone, 0.65). It is cut into at most round(width /
+# (TOUCHING_ASPECT * height)) digits ...
+TOUCHING_ASPECT = 0.55
+# ... at the cheapest column (cut_cost) within this fraction of a digit's
+# expected width either side of where equal widths would cut ...
 CUT_SEARCH = 0.35
+# ... and into fewer if a cut would span more than this fraction of the
+# piece's height: it would go through a digit, not between two. (Tuned on 60
+# touching numbers of the benchmark, seed 0, and two touching 0s.)
+CUT_SPAN = 0.65
 
 
 class TooManyDigits(ValueError):
@@ -177,51 +187,72 @@ def join_fragments(groups):
     return sorted(tall, key=lambda g: g.left)
 
 
-def cut_columns(profile, count, aspect_width):
-    """Where to cut a piece whose ink per column is ``profile`` into ``count``
-    digits: at the column of least ink within CUT_SEARCH of a digit's
-    expected width (``aspect_width``) of each place equal widths put a cut."""
-    width = len(profile)
-    smooth = np.convolve(profile, np.ones(3) / 3, mode="same")  # one thin gap is not a cut
-    reach = max(1, int(CUT_SEARCH * aspect_width))
+def cut_columns(cost, count, digit_width):
+    """Where to cut a piece whose cost of cutting each column is ``cost``
+    into ``count`` digits: at the cheapest column within CUT_SEARCH of a
+    digit's expected width (``digit_width``) of each place equal widths put
+    a cut."""
+    width = len(cost)
+    smooth = np.convolve(cost, np.ones(3) / 3, mode="same")  # one thin gap is not a cut
+    reach = max(1, int(CUT_SEARCH * digit_width))
     cuts = []
     for k in range(1, count):
         centre = round(k * width / count)
         lo, hi = max(cuts[-1] + 1 if cuts else 1, centre - reach), min(width - 1, centre + reach)
         cuts.append(lo + int(np.argmin(smooth[lo:hi + 1])) if hi >= lo else centre)
-    return cuts
+    return np.array(cuts)
 
 
-def split_wide(group, labels, ink):
-    """``group`` as one or more digits, each (labels, first column, column
-    after the last): a group wider than ONE_DIGIT_ASPECT times its height is
-    cut (SPLIT). Columns not cut are None: the digit's ink ends there."""
-    if group.width <= ONE_DIGIT_ASPECT * group.height:
-        return [(group.labels, None, None)]
-    window = labels[group.top:group.bottom, group.left:group.right]
-    own = np.isin(window, list(group.labels))
-    profile = (ink[group.top:group.bottom, group.left:group.right] * own).sum(axis=0)
-    count = max(2, round(group.width / (TOUCHING_ASPECT * group.height)))
-    cuts = [group.left + c for c in cut_columns(profile, count, group.width / count)]
-    return [(group.labels, a, b) for a, b in zip([None] + cuts, cuts + [None])]
-
-
-def digit_ink(ink, labels, own, start, stop, pen):
-    """The ink of the pieces ``own`` between columns ``start`` and ``stop``
-    (None: no limit), grown back by a pen's width (their soft edges lie below
-    the threshold, as in preprocess.separate_ink), cut out with a margin."""
-    columns = np.arange(ink.shape[1])
-    inside = (columns >= (start or 0)) & (columns < (stop or ink.shape[1]))
-    mask = np.isin(labels, list(own)) & inside[None, :]
-    (rows, cols), = ndimage.find_objects(mask.astype(np.int8))
+def digit_ink(ink, labels, part, origin, pen):
+    """The Digit whose pixels are ``part``, in the window of ``ink`` and
+    ``labels`` at ``origin`` (top, left): its ink grown back by a pen's width
+    (its soft edges lie below the threshold, as in preprocess.separate_ink)
+    but not into other ink, cut out with a margin."""
+    (rows, cols), = ndimage.find_objects(part.astype(np.int8))
+    grown = max_filter(part, 2 * int(np.ceil(pen)) + 1) & ~((labels > 0) & ~part)
     margin = int(np.ceil(pen)) + 2
     window = (slice(max(0, rows.start - margin), rows.stop + margin),
               slice(max(0, cols.start - margin), cols.stop + margin))
-    # A cut digit keeps to its columns: grown across the cut, it would take
-    # in the neighbour's stroke.
-    grown = max_filter(mask[window], 2 * int(np.ceil(pen)) + 1) & inside[None, window[1]]
-    crop = np.pad(np.where(grown, ink[window], 0), margin)
-    return Digit(crop, (rows.start, cols.start, rows.stop, cols.stop))
+    crop = np.pad(np.where(grown[window], ink[window], 0), margin)
+    top, left = origin
+    return Digit(crop, (top + rows.start, left + cols.start, top + rows.stop, left + cols.stop))
+
+
+def cut_cost(own):
+    """How much cutting each column of the boolean ``own`` would cut: the
+    rows from its first inked pixel to its last. Where two digits touch,
+    little of either is above and below the point they touch; through a
+    digit, its strokes span most of its height (a 0's top and bottom)."""
+    inked = own.any(axis=0)
+    first = np.argmax(own, axis=0)
+    last = own.shape[0] - 1 - np.argmax(own[::-1], axis=0)
+    return np.where(inked, last - first + 1, 0)
+
+
+def split_wide(group, labels, ink, pen):
+    """``group`` as one or more Digits. A group wider than ONE_DIGIT_ASPECT
+    times its height is touching digits, cut apart (SPLIT): into as many as
+    TOUCHING_ASPECT says, or fewer if that count's cuts would go through a
+    digit (a cut spanning over CUT_SPAN of the height: upright digits side
+    by side are wider than TOUCHING_ASPECT), at the cheapest columns
+    (``cut_cost``) near where equal widths put the cuts."""
+    margin = 2 * int(np.ceil(pen)) + 2  # room for the ink's soft edges
+    top, left = max(0, group.top - margin), max(0, group.left - margin)
+    window = (slice(top, group.bottom + margin), slice(left, group.right + margin))
+    labels, ink = labels[window], ink[window]
+    own = np.isin(labels, list(group.labels))
+    if group.width <= ONE_DIGIT_ASPECT * group.height:
+        return [digit_ink(ink, labels, own, (top, left), pen)]
+    cost = cut_cost(own)[group.left - left:group.right - left]
+    fewest = max(2, int(np.ceil(group.width / (ONE_DIGIT_ASPECT * group.height))))
+    most = max(fewest, round(group.width / (TOUCHING_ASPECT * group.height)))
+    options = [cut_columns(cost, count, group.width / count)
+               for count in range(most, fewest - 1, -1)]
+    cuts = next((cuts for cuts in options if cost[cuts].max() <= CUT_SPAN * group.height),
+                min(options, key=lambda cuts: cost[cuts].max()))
+    side = np.searchsorted(group.left - left + cuts, np.arange(own.shape[1]), side="right")
+    return [digit_ink(ink, labels, own & (side == k)[None, :], (top, left), pen)
+            for k in range(len(cuts) + 1)]
 
 
 def find_digits(gray):
@@ -232,11 +263,14 @@ def find_digits(gray):
     labels, groups, pen = pieces(ink)
     if not groups:
         raise BlankImage("blank image: no digits found")
-    if len(groups) > 4 * MAX_DIGITS:  # before any quadratic merging
-        raise TooManyDigits(f"too many pieces of ink ({len(groups)}) to be a number of "
-                            f"at most {MAX_DIGITS} digits")
+    # Several pieces may make one digit (a dotted stroke), but many more than
+    # the digits allowed are not a number: refused before the merging, whose
+    # time grows with the square of the pieces.
+    if len(groups) > PIECES_PER_DIGIT * MAX_DIGITS:
+        raise TooManyDigits(f"too many pieces of ink ({len(groups)}) for a number of at most "
+                            f"{MAX_DIGITS} digits")
     groups = join_fragments(merge_stacked(groups))
-    parts = [part for g in groups for part in split_wide(g, labels, ink)]
-    if len(parts) > MAX_DIGITS:
-        raise TooManyDigits(f"too many digits: {len(parts)} found, the limit is {MAX_DIGITS}")
-    return [digit_ink(ink, labels, own, start, stop, pen) for own, start, stop in parts]
+    digits = [digit for g in groups for digit in split_wide(g, labels, ink, pen)]
+    if len(digits) > MAX_DIGITS:
+        raise TooManyDigits(f"too many digits: {len(digits)} found, the limit is {MAX_DIGITS}")
+    return digits

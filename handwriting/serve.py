@@ -99,7 +99,7 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         if url.path != "/predict":
             return self.wrong_method()
-        number = parse_qs(url.query).get("number", ["0"])[-1]
+        number = parse_qs(url.query, keep_blank_values=True).get("number", ["0"])[-1]
         if number not in ("0", "1"):
             return self.send_json(400, {"error": f"number={number!r}: use number=1 for a "
                                                  "whole number, number=0 (or none) for one digit"})
