@@ -45,7 +45,8 @@ def parse_args(argv=None):
                    help="weights saved by train.py (default: the most robust shipped model, "
                    "handwriting/robust/model.npz, else model.npz from python train.py)")
     p.add_argument("--show", metavar="DIR",
-                   help="save the 28x28 image the network saw for each input to DIR")
+                   help="save the 28x28 image the network saw for each input to DIR "
+                   "(with --number: each digit's, side by side)")
     return p.parse_args(argv)
 
 

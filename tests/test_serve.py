@@ -543,29 +543,39 @@ return seen.getContext("2d").getImageData(0, 0, 28, 28).data.filter((v, i) => i 
 """
 
 
+def open_page(driver, url, size):
+    """The page at ``url`` in a window of ``size`` (width, height): (the pad,
+    #prediction, reads) - reads(text) waits up to 10 s for #prediction to say
+    ``text``, and fails the test if it does not."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.set_window_size(*size)
+    driver.get(url)
+    prediction = driver.find_element(By.ID, "prediction")
+
+    def reads(text):
+        try:
+            WebDriverWait(driver, 10).until(lambda _: prediction.text == text)
+        except TimeoutException:
+            pytest.fail(f"#prediction shows {prediction.text!r} after 10 s, expected {text!r}")
+
+    return driver.find_element(By.ID, "pad"), prediction, reads
+
+
 def test_page_reads_digits_drawn_in_a_real_browser(browser, served):
     """Four digits, drawn with a mouse, a pen and a finger; #prediction shows each,
     while the stroke is still going on and at its end; clear (button or Esc)
     empties it and the pad. Also at phone width. With SCREENSHOTS=folder, saves
     draw_a_digit.png and draw_a_digit_phone.png there (for the README)."""
-    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver = browser
-    driver.set_window_size(960, 720)
-    driver.get(served)
-    pad = driver.find_element(By.ID, "pad")
-    prediction = driver.find_element(By.ID, "prediction")
-    wait = WebDriverWait(driver, 10)
+    pad, prediction, reads = open_page(driver, served, (960, 720))
     assert prediction.text == "" and driver.execute_script(PAD_IS_BLANK)
-
-    def reads(text):
-        try:
-            wait.until(lambda _: prediction.text == text)
-        except TimeoutException:
-            pytest.fail(f"#prediction shows {prediction.text!r} after 10 s, expected {text!r}")
 
     # A mouse: the answer comes while the button is still down (live), and stays.
     draw(driver, pad, 1, "mouse", lift=False)
@@ -617,15 +627,12 @@ def test_page_reads_digits_drawn_in_a_real_browser(browser, served):
 
     # A tap leaves a dot: ink, and so an answer (whatever digit a dot is).
     pad.click()
-    wait.until(lambda _: prediction.text != "")
+    WebDriverWait(driver, 10).until(lambda _: prediction.text != "")
     assert not driver.execute_script(PAD_IS_BLANK)
 
     # A phone: one column (the answer under the pad, as wide), nothing wider than
     # the screen, and it still reads.
-    driver.set_window_size(390, 1300)  # tall: the whole page in the picture
-    driver.get(served)
-    pad = driver.find_element(By.ID, "pad")
-    prediction = driver.find_element(By.ID, "prediction")
+    pad, prediction, reads = open_page(driver, served, (390, 1300))  # tall: the whole page
     answer = driver.find_element(By.CSS_SELECTOR, ".answer")
     width = driver.execute_script("return window.innerWidth")
     assert width <= 400
@@ -677,24 +684,11 @@ def test_page_reads_a_number_written_in_a_real_browser(browser, served):
     pen is read, and each digit the network saw is shown with its answer.
     Unticked, the pad is square again and reads one digit as before. With
     SCREENSHOTS=folder, saves draw_a_number.png there (for the README)."""
-    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     driver = browser
-    driver.set_window_size(960, 900)
-    driver.get(served)
-    pad = driver.find_element(By.ID, "pad")
-    prediction = driver.find_element(By.ID, "prediction")
-    wait = WebDriverWait(driver, 10)
+    pad, prediction, reads = open_page(driver, served, (960, 900))
     square = pad.size
-
-    def reads(text):
-        try:
-            wait.until(lambda _: prediction.text == text)
-        except TimeoutException:
-            pytest.fail(f"#prediction shows {prediction.text!r} after 10 s, expected {text!r}")
-
     driver.find_element(By.ID, "number-mode").click()
     assert driver.execute_script(PAD_IS_BLANK)
     assert pad.size["width"] == pytest.approx(2.5 * pad.size["height"], abs=4)  # +- borders
