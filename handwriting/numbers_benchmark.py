@@ -175,11 +175,16 @@ def score(truth, read):
     """Scores of one group of numbers: whole numbers right (all, 4-digit),
     cut into the right count, digits right in those cut right, failures."""
     whole = [t == r for t, r in zip(truth, read)]
-    four = [w for t, w in zip(truth, whole) if len(t) == 4]
     counted = [(t, r) for t, r in zip(truth, read) if r is not None and len(r) == len(t)]
     digits = [a == b for t, r in counted for a, b in zip(t, r)]
-    return {"numbers": len(truth), "whole": float(np.mean(whole)),
-            "four_digit": float(np.mean(four)) if four else None, "four_digit_count": len(four),
+    lengths = sorted({len(t) for t in truth})
+    by_length = {n: float(np.mean([w for t, w in zip(truth, whole) if len(t) == n]))
+                 for n in lengths}
+    return {"numbers": len(truth), "whole": float(np.mean(whole)), "by_length": by_length,
+            "four_digit": by_length.get(4),
+            "count_right_by_length": {
+                n: float(np.mean([r is not None and len(r) == n for t, r in zip(truth, read)
+                                  if len(t) == n])) for n in lengths},
             "count_right": len(counted) / len(truth),
             "digits": float(np.mean(digits)) if digits else None,
             "failures": dict(collections.Counter(
@@ -236,6 +241,17 @@ def markdown(report):
         lines.append(f"| {row['condition']} | {row['spacing']} | {percent(s['whole'])} | "
                      f"{percent(s['four_digit'])} | {percent(s['count_right'])} | "
                      f"{percent(s['digits'])} | {wrong}{': ' + examples if examples else ''} |")
+    lines.append("")
+    lengths = list(report["rows"][0]["scores"]["by_length"])
+    lines += ["By length: whole numbers read right, and (in brackets) cut into the right "
+              "count of digits:\n",
+              "| condition | spacing | " + " | ".join(f"{n} digits" for n in lengths) + " |",
+              "|---|---|" + "---:|" * len(lengths)]
+    for row in report["rows"]:
+        s = row["scores"]
+        lines.append(f"| {row['condition']} | {row['spacing']} | " + " | ".join(
+            f"{percent(s['by_length'][n])} ({percent(s['count_right_by_length'][n])})"
+            for n in lengths) + " |")
     lines.append("")
     lines.append(f"Target: whole 4-digit numbers read right at least {TARGET:.0%} of the time "
                  "when the digits are apart, on clean and ruled paper: "
