@@ -77,6 +77,18 @@ def check_writable(folder, flag="--out"):
         raise DataError(f"{flag} {folder}: cannot write there ({e.strerror})") from None
 
 
+def report_folders(out=None):
+    """(reports, images): where a benchmark writes its report and its pictures, the
+    project's docs/reports and docs/images (which the docs pages link), or both to
+    ``out`` (--out); each checked as check_writable does, before the work starts."""
+    root = os.path.dirname(os.path.abspath(__file__))
+    folders = (out or os.path.join(root, "docs", "reports"),
+               out or os.path.join(root, "docs", "images"))
+    for folder in folders:
+        check_writable(folder)
+    return folders
+
+
 # ---- the machine ---------------------------------------------------------------
 def single_blas_thread():
     """One BLAS thread, unless $OPENBLAS_NUM_THREADS says otherwise.

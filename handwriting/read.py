@@ -1,17 +1,20 @@
 """Reading a person's digit: an image file in, what the network saw and says out.
 
-    from handwriting.read import default_model, load_model, read_digit
-    image, probs, hidden = read_digit(load_model(default_model()), "photo.png")
+    from handwriting.read import default_model, load_model, read_digit, read_number
+    model = load_model(default_model())
+    image, probs, hidden = read_digit(model, "photo.png")
+    digits = read_number(model, "number.png")  # (image, probs, hidden, box) per digit
 
 The library behind ``python predict.py`` and the drawing page (handwriting/serve.py),
-so that both read an image the same way; the benchmark (handwriting/benchmark.py)
-reads its images through it too.
+so that both read an image the same way; the benchmarks (handwriting/benchmark.py,
+handwriting/numbers_benchmark.py) read their images through it too.
 """
 import os
 
 import numpy as np
 from PIL import UnidentifiedImageError
 
+from handwriting.numbers import find_digits
 from handwriting.preprocess import SIZE, ImageTooLarge, mnist_like, read_gray
 from model import MLP
 
@@ -42,14 +45,13 @@ def load_model(path):
     return model
 
 
-def load_image(source, skip=()):
-    """The 28x28 MNIST-like version of the image in ``source`` (a path, or a
-    binary file object holding an image file's bytes); ValueError with a
-    one-line reason if there is none: BlankImage when it has no digit,
-    ImageTooLarge when it has too many pixels. ``skip``: preprocessing steps
-    to leave out (preprocess.STEPS), for measuring what each one buys."""
+def load_gray(source):
+    """The image in ``source`` (a path, or a binary file object holding an
+    image file's bytes) as preprocess.read_gray gives it; ValueError with a
+    one-line reason if it cannot be read: ImageTooLarge when it has too many
+    pixels."""
     try:
-        gray = read_gray(source)
+        return read_gray(source)
     except FileNotFoundError:
         raise ValueError("no such file") from None
     except IsADirectoryError:
@@ -61,7 +63,15 @@ def load_image(source, skip=()):
         if isinstance(e, UnidentifiedImageError) and not isinstance(source, (str, os.PathLike)):
             reason = "not an image file Pillow knows"  # its message shows the object's repr
         raise ValueError(f"cannot read it as an image ({reason})") from None
-    return mnist_like(gray, skip)  # BlankImage is a ValueError, with its own message
+
+
+def load_image(source, skip=()):
+    """The 28x28 MNIST-like version of the image in ``source`` (as for
+    load_gray); ValueError with a one-line reason if there is none: BlankImage
+    when it has no digit, ImageTooLarge when it has too many pixels.
+    ``skip``: preprocessing steps to leave out (preprocess.STEPS), for
+    measuring what each one buys."""
+    return mnist_like(load_gray(source), skip)  # BlankImage is a ValueError, with its own message
 
 
 def read_digit(model, source):
@@ -69,9 +79,31 @@ def read_digit(model, source):
     (image, probs, hidden) - the 28x28 image it saw, the 10 class
     probabilities, and each hidden layer's activations (1-D arrays)."""
     image = load_image(source)
+    probs, hidden = forward(model, image[None])
+    return image, probs[0], [h[0] for h in hidden]
+
+
+def read_number(model, source):
+    """What ``model`` reads in a picture of a whole number in ``source`` (as
+    for load_image): one (image, probs, hidden, box) per digit, left to
+    right - as read_digit's, and where the digit is in the picture (top,
+    left, bottom, right in its pixels). Each digit is found by
+    numbers.find_digits and goes through the same mnist_like as a picture of
+    one digit. ValueError with a one-line reason as for load_image; also
+    numbers.TooManyDigits beyond numbers.MAX_DIGITS."""
+    digits = find_digits(load_gray(source))
+    images = np.stack([mnist_like(digit.ink) for digit in digits])
+    probs, hidden = forward(model, images)
+    return [(image, p, [h[i] for h in hidden], digit.box)
+            for i, (image, p, digit) in enumerate(zip(images, probs, digits))]
+
+
+def forward(model, images):
+    """(probs, hidden activations) of readable 28x28 ``images``. A failure here is the
+    model's, not the image's: it is never a ValueError, which callers take for a bad
+    image (the server's 400, predict.py's "error: FILE: ..."), but a RuntimeError."""
     try:
-        probs, cache = model.forward(image.reshape(1, -1))
-    except ValueError as e:  # the model's failure, not the image's: never a ValueError,
-        # which callers take for a bad image (the server's 400, predict.py's "error: file")
+        probs, cache = model.forward(images.reshape(len(images), -1))
+    except ValueError as e:
         raise RuntimeError(f"the model failed on a readable image ({e})") from e
-    return image, probs[0], [h[0] for h in cache.hidden]
+    return probs, cache.hidden

@@ -9,10 +9,19 @@ then open the URL it prints. It serves the page in static/ and one API call:
           "hidden": [[128 floats], [64 floats]]}
     4xx  {"error": "one line"}
 
+    POST /predict?number=1    the image holds a whole number
+    200  {"number": "2026", "digits": [{"digit": 2, "probs": [...], "image": [...],
+          "hidden": [...], "box": [top, left, bottom, right]}, ...]}
+
+
 "image" is the 28x28 image the network saw (0 black, 1 white) and "hidden"
 each hidden layer's activations. The image goes through predict.py's reading
-path (predict.read_digit: preprocess.read_gray, then mnist_like), so the page,
-the API and predict.py give the same answer for the same image file.
+path (read.read_digit: preprocess.read_gray, then mnist_like), so the page,
+the API and predict.py give the same answer for the same image file. With
+?number=1 it is read as ``predict.py --number`` reads it (read.read_number):
+"digits" holds, left to right, what the single-digit answer holds for each
+digit, and where the digit was found in the image, in its pixels ("box":
+bottom and right one past the ink).
 
 Standard library only: http.server, one thread per connection.
 """
@@ -25,13 +34,14 @@ import threading
 import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
-from cli import make_parser, checked, single_blas_thread
+from cli import checked, make_parser, single_blas_thread
+from handwriting.numbers import TooManyDigits
 from handwriting.preprocess import BlankImage, ImageTooLarge
-from handwriting.read import default_model, load_model, read_digit
+from handwriting.read import default_model, load_model, read_digit, read_number
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STATIC = os.path.join(HERE, "static")
@@ -49,6 +59,18 @@ TIMEOUT = 10
 # so 8 at once would need 7.6 GB. Four keep it under 4 GB; on 2 cores more would
 # not finish sooner anyway.
 READ_AT_ONCE = 4
+
+
+def answer(image, probs, hidden):
+    """The JSON answer for one digit: what the network read and saw."""
+    # Probabilities to 4 significant digits (a 1e-7 stays visible); the rest to
+    # 3 decimals, in float64 first, so that 0.1 is written 0.1 and not 0.10000000149.
+    return {
+        "digit": int(np.argmax(probs)),
+        "probs": [float(f"{p:.4g}") for p in probs],
+        "image": np.round(image.astype(float), 3).tolist(),
+        "hidden": [np.round(h.astype(float), 3).tolist() for h in hidden],
+    }
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -74,32 +96,37 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_POST(self):
-        path = urlsplit(self.path).path
-        if path != "/predict":
+        url = urlsplit(self.path)
+        if url.path != "/predict":
             return self.wrong_method()
+        number = parse_qs(url.query, keep_blank_values=True).get("number", ["0"])[-1]
+        if number not in ("0", "1"):
+            return self.send_json(400, {"error": f"number={number!r}: use number=1 for a "
+                                                 "whole number, number=0 (or none) for one digit"})
         body = self.read_body()
         if body is None:
             return  # read_body has answered
         try:
             with self.server.reading:
-                image, probs, hidden = read_digit(self.server.model, io.BytesIO(body))
+                if number == "1":
+                    digits = read_number(self.server.model, io.BytesIO(body))
+                else:
+                    image, probs, hidden = read_digit(self.server.model, io.BytesIO(body))
         except ImageTooLarge as e:
             return self.send_json(413, {"error": str(e)})
-        except BlankImage as e:
+        except (BlankImage, TooManyDigits) as e:
             return self.send_json(422, {"error": str(e)})
         except ValueError as e:  # not an image, truncated, ...: load_image's one line
             return self.send_json(400, {"error": str(e)})
         except Exception as e:  # a bug of ours: say so in one line, log the traceback
             traceback.print_exc()
             return self.send_json(500, {"error": f"internal error ({type(e).__name__}: {e})"})
-        # Probabilities to 4 significant digits (a 1e-7 stays visible); the rest to
-        # 3 decimals, in float64 first, so that 0.1 is written 0.1 and not 0.10000000149.
-        self.send_json(200, {
-            "digit": int(np.argmax(probs)),
-            "probs": [float(f"{p:.4g}") for p in probs],
-            "image": np.round(image.astype(float), 3).tolist(),
-            "hidden": [np.round(h.astype(float), 3).tolist() for h in hidden],
-        })
+        if number == "0":
+            return self.send_json(200, answer(image, probs, hidden))
+        answers = [dict(answer(image, probs, hidden), box=[int(v) for v in box])
+                   for image, probs, hidden, box in digits]
+        self.send_json(200, {"number": "".join(str(a["digit"]) for a in answers),
+                             "digits": answers})
 
     def wrong_method(self):
         path = urlsplit(self.path).path

@@ -12,7 +12,7 @@ sys.path.insert(0, ROOT)
 
 from handwriting import benchmark as hb
 from model import MLP  # noqa: E402
-from handwriting.preprocess import (MNIST_STROKE_WIDTH, STEPS, label_components, light_on_dark,  # noqa: E402
+from handwriting.preprocess import (MNIST_STROKE_WIDTH, STEPS, components, light_on_dark,  # noqa: E402
                         max_filter, mnist_like, separate_ink, stroke_width)
 
 
@@ -64,11 +64,15 @@ def test_components_are_8_connected_and_separate():
     mask[1, 5:8] = True  # a bar ...
     mask[2:5, 7] = True  # ... with a leg: one piece (an upside-down L)
     mask[5:7, 0:2] = True  # a block, not touching the diagonal's end at (3, 3)
-    labels, count = label_components(mask)
-    assert count == 3
+    labels, boxes, areas = components(mask)
+    assert len(boxes) == 3
     assert labels[1, 1] == labels[3, 3] and labels[1, 5] == labels[4, 7]
     assert len({labels[1, 1], labels[1, 5], labels[6, 0]}) == 3
     assert (labels[~mask] == 0).all() and (labels[mask] > 0).all()
+    # Each piece's box and pixel count, piece i at index i - 1.
+    bar = labels[1, 5] - 1
+    assert boxes[bar] == (slice(1, 5), slice(5, 8)) and areas[bar] == 6
+    assert areas[labels[6, 0] - 1] == 4
 
 
 def test_stroke_width_of_known_bars():

@@ -13,10 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFont
+from scipy import ndimage
 
 from conftest import ROOT, run_script
 from model import MLP
-from handwriting.preprocess import (BOX, SIZE, BlankImage, centre_of_mass, light_on_dark, mnist_like,
+from handwriting.preprocess import (BOX, SIZE, BlankImage, light_on_dark, mnist_like,
                         read_gray)
 
 # Where MNIST's digits have their centre of mass, (row, column) in pixel indices:
@@ -146,7 +147,7 @@ def test_centring_and_size(height, width, aspect, top, left, tall, dark_on_light
     true_h, true_w = ink_box(inside.astype(float), 0.5)
     expected = min(true_h, true_w) / max(true_h, true_w)
     assert abs(measured - expected) <= 2.5 / BOX  # a pixel or two of rounding
-    row, col = centre_of_mass(out)
+    row, col = ndimage.center_of_mass(out)
     # Whole-pixel shifts, as in MNIST: within half a pixel (plus float32 rounding).
     assert abs(row - MNIST_CENTRE) <= 0.5 + 1e-5 and abs(col - MNIST_CENTRE) <= 0.5 + 1e-5
 

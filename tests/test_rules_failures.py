@@ -176,10 +176,10 @@ HUGE = io.BytesIO()
 Image.new("1", (10000, 10000), 1).save(HUGE, "PNG")  # 100 megapixels in 12 kB
 
 
-def post(body, headers=None):
-    """The bytes of a POST /predict with ``body``, as a client sends them (one
+def post(body, headers=None, path="/predict"):
+    """The bytes of a POST to ``path`` with ``body``, as a client sends them (one
     request per connection: the answer ends with the connection)."""
-    head = b"POST /predict HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    head = f"POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n".encode()
     if headers is None:
         headers = {"Content-Length": str(len(body))}
     head += b"".join(f"{k}: {v}\r\n".encode() for k, v in headers.items())
@@ -247,9 +247,10 @@ def test_a_failing_request_is_answered_and_logged_in_one_line(server, capsys, na
     assert_failure_seen_right(server, capsys, *FAILING_REQUESTS[name])
 
 
+@pytest.mark.parametrize("path", ["/predict", "/predict?number=1"])
 @pytest.mark.parametrize("name", MODEL_FAILURES)
 def test_a_model_failing_on_an_input_is_our_500_not_the_clients_fault(
-        server, capsys, monkeypatch, name):
+        server, capsys, monkeypatch, name, path):
     """The image was fine; the reading failed on our side: 500, and the log
     has what happened."""
     forward = server.model.forward
@@ -259,7 +260,7 @@ def test_a_model_failing_on_an_input_is_our_500_not_the_clients_fault(
         raise MODEL_FAILURES[name]
 
     monkeypatch.setattr(server.model, "forward", failing_forward)
-    assert_failure_seen_right(server, capsys, post(GOOD), 500)
+    assert_failure_seen_right(server, capsys, post(GOOD, path=path), 500)
 
 
 # ---- the benchmark ------------------------------------------------------------------------

@@ -75,20 +75,45 @@ def dense(stroke, step=0.02):
     return points
 
 
+def draw_strokes(draw, strokes, size, left=0.0):
+    """``strokes`` drawn as on the page - dark round strokes - in a ``size``
+    pixel square whose left edge is ``left`` pixels in."""
+    r = PEN * size / 2
+    for stroke in strokes:
+        points = [(left + x * size, y * size) for x, y in dense(stroke)]
+        draw.line(points, fill=17, width=round(2 * r))
+        for x, y in points:  # round caps and joins, as the canvas draws them
+            draw.ellipse([x - r, y - r, x + r, y + r], fill=17)
+
+
+def encoded(image, fmt="PNG"):
+    out = io.BytesIO()
+    image.save(out, fmt)
+    return out.getvalue()
+
+
 def drawing(digit, size=448, fmt="PNG"):
     """The bytes of an image file of ``digit`` drawn as on the page: dark round
     strokes on white."""
     image = Image.new("L", (size, size), 255)
+    draw_strokes(ImageDraw.Draw(image), STROKES[digit], size)
+    return encoded(image, fmt)
+
+
+# Each digit of a number is drawn in a square of the pad's height, the next one
+# NUMBER_STEP squares further right: STROKES span 0.25-0.75 of their square, so
+# neighbours' ink is 0.2 of a square apart, less the pen.
+NUMBER_STEP = 0.7
+
+
+def number_drawing(digits, size=160, fmt="PNG"):
+    """The bytes of an image file of the number ``digits`` (a string) written
+    as on the page's wide pad: STROKES side by side, ``size`` pixels tall."""
+    image = Image.new("L", (round(size * (NUMBER_STEP * (len(digits) - 1) + 1)), size), 255)
     draw = ImageDraw.Draw(image)
-    r = PEN * size / 2
-    for stroke in STROKES[digit]:
-        points = [(x * size, y * size) for x, y in dense(stroke)]
-        draw.line(points, fill=17, width=round(2 * r))
-        for x, y in points:  # round caps and joins, as the canvas draws them
-            draw.ellipse([x - r, y - r, x + r, y + r], fill=17)
-    out = io.BytesIO()
-    image.save(out, fmt)
-    return out.getvalue()
+    for k, digit in enumerate(digits):
+        draw_strokes(draw, STROKES[int(digit)], size, left=k * NUMBER_STEP * size)
+    return encoded(image, fmt)
 
 
 # ---- fixtures -----------------------------------------------------------------
@@ -311,6 +336,61 @@ def test_at_most_READ_AT_ONCE_images_are_read_at_once(server, monkeypatch):
     assert answers == [7] * 12 and most[0] == serve.READ_AT_ONCE
 
 
+# ---- whole numbers: POST /predict?number=1 -----------------------------------------
+def test_a_number_is_read_digit_by_digit(server):
+    status, headers, answer = post(server, number_drawing("2026"), "/predict?number=1")
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    assert answer["number"] == "2026" and len(answer["digits"]) == 4
+    lefts = []
+    for digit, each in zip("2026", answer["digits"]):
+        # Each digit as the single-digit answer has it, and where it was found.
+        assert set(each) == {"digit", "probs", "image", "hidden", "box"}
+        assert each["digit"] == int(digit) == int(np.argmax(each["probs"]))
+        assert np.array(each["image"]).shape == (28, 28)
+        assert [len(h) for h in each["hidden"]] == [128, 64]
+        top, left, bottom, right = each["box"]
+        assert 0 <= top < bottom <= 160 and left < right
+        lefts.append(left)
+    assert lefts == sorted(lefts)
+
+
+def test_without_number_a_picture_is_one_digit(server):
+    body = drawing(7)
+    plain = post(server, body)
+    assert plain[0] == 200 and "number" not in plain[2]
+    assert post(server, body, "/predict?number=0")[2] == plain[2]
+    one = post(server, body, "/predict?number=1")
+    assert one[0] == 200 and one[2]["number"] == "7"  # a number of one digit
+
+
+NUMBER_REQUESTS = {  # name: (body, status, words in the error, or the number read)
+    "no ink": (BLANK, 422, "blank image"),
+    "one digit": (number_drawing("4"), 200, "4"),
+    "50 digits": (number_drawing("0123456789" * 5), 200, "0123456789" * 5),
+    "more digits than MAX_DIGITS": (number_drawing("1" * 70), 422,
+                                    "too many digits: 70 found, the limit is 64"),
+    "too many pixels": (HUGE.getvalue(), 413, "10000x10000 pixels"),
+    "not an image": (b"hello", 400, "cannot read it as an image"),
+}
+
+
+@pytest.mark.parametrize("name", NUMBER_REQUESTS)
+def test_number_bad_and_odd_input(server, name):
+    body, expected_status, expected = NUMBER_REQUESTS[name]
+    status, _, answer = post(server, body, "/predict?number=1")
+    assert status == expected_status
+    if status == 200:
+        assert answer["number"] == expected
+    else:
+        assert expected in answer["error"] and "\n" not in answer["error"]
+
+
+@pytest.mark.parametrize("query", ["number=2", "number=yes", "number="])
+def test_number_must_be_0_or_1(server, query):
+    status, _, answer = post(server, drawing(7), f"/predict?{query}")
+    assert status == 400 and "use number=1 for a whole number" in answer["error"]
+
+
 def test_page_and_its_files(server):
     connection = http.client.HTTPConnection(*server, timeout=30)
     for path, kind in [("/", "text/html"), ("/app.js", "text/javascript"),
@@ -460,30 +540,40 @@ return seen.getContext("2d").getImageData(0, 0, 28, 28).data.filter((v, i) => i 
 """
 
 
+def open_page(driver, url, size):
+    """The page at ``url`` in a window of ``size`` (width, height): (the pad,
+    #prediction, reads) - reads(text) waits up to 10 s for #prediction to say
+    ``text``, and fails the test if it does not."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.set_window_size(*size)
+    driver.get(url)
+    prediction = driver.find_element(By.ID, "prediction")
+
+    def reads(text):
+        try:
+            WebDriverWait(driver, 10).until(lambda _: prediction.text == text)
+        except TimeoutException:
+            pytest.fail(f"#prediction shows {prediction.text!r} after 10 s, expected {text!r}")
+
+    return driver.find_element(By.ID, "pad"), prediction, reads
+
+
 @pytest.mark.slow  # starts Chromium
 def test_page_reads_digits_drawn_in_a_real_browser(browser, served):
     """Four digits, drawn with a mouse, a pen and a finger; #prediction shows each,
     while the stroke is still going on and at its end; clear (button or Esc)
     empties it and the pad. Also at phone width. With SCREENSHOTS=folder, saves
     draw_a_digit.png and draw_a_digit_phone.png there (for the README)."""
-    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver = browser
-    driver.set_window_size(960, 720)
-    driver.get(served)
-    pad = driver.find_element(By.ID, "pad")
-    prediction = driver.find_element(By.ID, "prediction")
-    wait = WebDriverWait(driver, 10)
+    pad, prediction, reads = open_page(driver, served, (960, 720))
     assert prediction.text == "" and driver.execute_script(PAD_IS_BLANK)
-
-    def reads(text):
-        try:
-            wait.until(lambda _: prediction.text == text)
-        except TimeoutException:
-            pytest.fail(f"#prediction shows {prediction.text!r} after 10 s, expected {text!r}")
 
     # A mouse: the answer comes while the button is still down (live), and stays.
     draw(driver, pad, 1, "mouse", lift=False)
@@ -535,15 +625,12 @@ def test_page_reads_digits_drawn_in_a_real_browser(browser, served):
 
     # A tap leaves a dot: ink, and so an answer (whatever digit a dot is).
     pad.click()
-    wait.until(lambda _: prediction.text != "")
+    WebDriverWait(driver, 10).until(lambda _: prediction.text != "")
     assert not driver.execute_script(PAD_IS_BLANK)
 
     # A phone: one column (the answer under the pad, as wide), nothing wider than
     # the screen, and it still reads.
-    driver.set_window_size(390, 1300)  # tall: the whole page in the picture
-    driver.get(served)
-    pad = driver.find_element(By.ID, "pad")
-    prediction = driver.find_element(By.ID, "prediction")
+    pad, prediction, reads = open_page(driver, served, (390, 1300))  # tall: the whole page
     answer = driver.find_element(By.CSS_SELECTOR, ".answer")
     width = driver.execute_script("return window.innerWidth")
     assert width <= 400
@@ -554,3 +641,83 @@ def test_page_reads_digits_drawn_in_a_real_browser(browser, served):
     reads("7")
     if shots:
         driver.save_screenshot(os.path.join(shots, "draw_a_digit_phone.png"))
+
+
+def draw_number(driver, pad, digits, kind):
+    """Write the number ``digits`` on the wide pad (2.5 times as wide as tall):
+    digit k's STROKES in a square 0.7 of the pad's height, 0.55 of it further
+    right than digit k - 1's (their ink 0.2 of the height apart, less the pen)."""
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+    from selenium.webdriver.common.actions.pointer_input import PointerInput
+    width, height = pad.size["width"], pad.size["height"]
+
+    def offset(k, x, y):  # from the pad's centre, in CSS pixels
+        return (round((0.05 + 0.55 * k + 0.7 * x) * height - width / 2),
+                round((0.15 + 0.7 * y - 0.5) * height))
+
+    for k, digit in enumerate(digits):
+        for stroke in STROKES[int(digit)]:
+            actions = ActionBuilder(driver, mouse=PointerInput(kind, kind), duration=0)
+            points = dense(stroke)
+            actions.pointer_action.move_to(pad, *offset(k, *points[0]))
+            actions.pointer_action.pointer_down()
+            for point in points[1:]:
+                actions.pointer_action.move_to(pad, *offset(k, *point))
+            actions.pointer_action.pointer_up()
+            actions.perform()
+
+
+DIGITS_SHOWN = """
+return [...document.querySelectorAll("#digits figure")].map(figure => {
+  const canvas = figure.querySelector("canvas");
+  const pixels = canvas.getContext("2d").getImageData(0, 0, 28, 28).data;
+  return [figure.querySelector("figcaption").textContent,
+          pixels.filter((v, i) => i % 4 == 0 && v > 0).length];
+});
+"""
+
+
+@pytest.mark.slow  # starts Chromium
+def test_page_reads_a_number_written_in_a_real_browser(browser, served):
+    """Ticking "a whole number" widens the pad; a number written on it with a
+    pen is read, and each digit the network saw is shown with its answer.
+    Unticked, the pad is square again and reads one digit as before. With
+    SCREENSHOTS=folder, saves draw_a_number.png there (for the README)."""
+    from selenium.webdriver.common.by import By
+
+    driver = browser
+    pad, prediction, reads = open_page(driver, served, (960, 900))
+    square = pad.size
+    driver.find_element(By.ID, "number-mode").click()
+    assert driver.execute_script(PAD_IS_BLANK)
+    assert pad.size["width"] == pytest.approx(2.5 * pad.size["height"], abs=4)  # +- borders
+    assert pad.size["width"] > 2 * square["width"]
+    assert driver.execute_script("return [document.getElementById('pad').width, "
+                                 "document.getElementById('pad').height]") == [1120, 448]
+    draw_number(driver, pad, "2026", "pen")
+    reads("2026")
+    shown = driver.execute_script(DIGITS_SHOWN)
+    assert [caption.split()[0] for caption, _ in shown] == list("2026")
+    assert all(caption.endswith("%") and ink > 20 for caption, ink in shown), shown
+    assert driver.find_element(By.ID, "status").text.startswith("4 digits, each at least ")
+    assert not driver.find_element(By.ID, "probs").is_displayed()
+    shots = os.environ.get("SCREENSHOTS")
+    if shots:
+        driver.save_screenshot(os.path.join(shots, "draw_a_number.png"))
+    errors = [entry["message"] for entry in driver.get_log("browser")
+              if "Uncaught" in entry["message"]]
+    assert errors == []
+
+    # One digit, then back to one digit a picture, as before.
+    driver.find_element(By.ID, "clear").click()
+    reads("")
+    assert driver.execute_script(DIGITS_SHOWN) == []
+    draw_number(driver, pad, "7", "mouse")
+    reads("7")
+    driver.find_element(By.ID, "number-mode").click()
+    reads("")
+    assert pad.size == square and driver.execute_script(PAD_IS_BLANK)
+    draw(driver, pad, 4, "pen")
+    reads("4")
+    assert driver.find_element(By.CSS_SELECTOR, ".prob.top .d").text == "4"
+    assert not driver.find_element(By.ID, "digits").is_displayed()

@@ -1,7 +1,9 @@
 "use strict";
 // The drawing pad, and what the network makes of it. The page only draws and
 // shows: the pad is sent as a PNG to POST /predict, which reads it exactly as
-// predict.py reads a file (MNIST's preprocessing, then the network).
+// predict.py reads a file (MNIST's preprocessing, then the network). With "a
+// whole number" ticked, the pad is wider and goes to POST /predict?number=1,
+// read as predict.py --number reads a file: each digit the network saw is shown.
 
 const pad = document.getElementById("pad");
 const ctx = pad.getContext("2d");
@@ -9,6 +11,8 @@ const prediction = document.getElementById("prediction");
 const statusLine = document.getElementById("status");
 const probsBox = document.getElementById("probs");
 const seen = document.getElementById("seen");
+const digitsBox = document.getElementById("digits");
+const numberMode = document.getElementById("number-mode");
 const strips = [1, 2].map(i => ({
   canvas: document.getElementById(`hidden${i}`),
   label: document.getElementById(`hidden${i}-label`),
@@ -20,9 +24,12 @@ const strips = [1, 2].map(i => ({
 // MNIST's 20x20 box, as MNIST's own digits do.
 const SIZE = 448;
 const PEN = 0.06 * SIZE;
+const WIDE = 2.5;  // the pad for a whole number: 2.5 times as wide as tall, same pen
 // While a stroke goes on, ask at most this often (ms); at its end, at once.
 const LIVE_EVERY = 150;
-const HINT = "Draw a digit from 0 to 9, large, in the box.";
+const HINTS = {digit: "Draw a digit from 0 to 9, large, in the box.",
+               number: "Write a number, digits side by side, large, in the box."};
+const hint = () => HINTS[numberMode.checked ? "number" : "digit"];
 
 let drawn = false;      // is there ink on the pad?
 let stroke = null;      // the stroke in progress: {id: pointerId, last: [x, y]}
@@ -34,9 +41,10 @@ let cleared = 0;        // answers to requests up to this number are stale
 
 // ---- drawing -----------------------------------------------------------------
 function resetPad() {
-  pad.width = pad.height = SIZE;
+  pad.width = numberMode.checked ? WIDE * SIZE : SIZE;
+  pad.height = SIZE;
   ctx.fillStyle = "#fff";  // a white sheet: the PNG has no transparent pixels
-  ctx.fillRect(0, 0, SIZE, SIZE);
+  ctx.fillRect(0, 0, pad.width, pad.height);
   ctx.strokeStyle = ctx.fillStyle = "#111";
   ctx.lineWidth = PEN;
   ctx.lineCap = ctx.lineJoin = "round";
@@ -44,8 +52,8 @@ function resetPad() {
 
 function padPoint(event) {  // in the pad's pixels, inside its border
   const box = pad.getBoundingClientRect();
-  return [(event.clientX - box.left - pad.clientLeft) * SIZE / pad.clientWidth,
-          (event.clientY - box.top - pad.clientTop) * SIZE / pad.clientHeight];
+  return [(event.clientX - box.left - pad.clientLeft) * pad.width / pad.clientWidth,
+          (event.clientY - box.top - pad.clientTop) * pad.height / pad.clientHeight];
 }
 
 function segment(from, to) {
@@ -99,12 +107,17 @@ function clearAll() {
   timer = null;
   cleared = sent;  // an answer still on its way is for the old drawing
   prediction.textContent = "";
-  statusLine.textContent = HINT;
+  statusLine.textContent = hint();
   showProbs(null);
   showSeen(null);
   showHidden(null);
+  showDigits(null);
 }
 document.getElementById("clear").addEventListener("click", clearAll);
+numberMode.addEventListener("change", () => {
+  document.body.classList.toggle("number", numberMode.checked);
+  clearAll();  // a new pad, of the other shape
+});
 document.addEventListener("keydown", event => {
   if (["Escape", "Delete", "Backspace"].includes(event.key) && !event.repeat) {
     event.preventDefault();
@@ -129,8 +142,9 @@ async function predictNow() {
   const id = ++sent;
   try {
     const png = await new Promise(resolve => pad.toBlob(resolve, "image/png"));
-    const response = await fetch("predict", {method: "POST", body: png,
-                                             headers: {"Content-Type": "image/png"}});
+    const url = numberMode.checked ? "predict?number=1" : "predict";
+    const response = await fetch(url, {method: "POST", body: png,
+                                       headers: {"Content-Type": "image/png"}});
     const answer = await response.json();
     if (id > cleared) show(answer, response.status);
   } catch (error) {
@@ -145,13 +159,25 @@ async function predictNow() {
 }
 
 function show(answer, status) {
-  if (status === 422) return showError("Not enough ink to read yet: draw a digit.");
+  if (status === 422 && !answer.error.startsWith("too many")) {
+    return showError(`Not enough ink to read yet: ${numberMode.checked ? "write a number"
+                                                                         : "draw a digit"}.`);
+  }
   if (answer.error) return showError(answer.error);
+  if (answer.number !== undefined) return showNumber(answer);
   prediction.textContent = String(answer.digit);
   statusLine.textContent = `${(100 * answer.probs[answer.digit]).toFixed(1)} % sure`;
   showProbs(answer.probs);
   showSeen(answer.image);
   showHidden(answer.hidden);
+}
+
+function showNumber(answer) {
+  prediction.textContent = answer.number;
+  const sure = Math.min(...answer.digits.map(d => d.probs[d.digit]));
+  const count = answer.digits.length === 1 ? "1 digit" : `${answer.digits.length} digits`;
+  statusLine.textContent = `${count}, each at least ${(100 * sure).toFixed(1)} % sure`;
+  showDigits(answer.digits);
 }
 
 function showError(message) {
@@ -160,6 +186,7 @@ function showError(message) {
   showProbs(null);
   showSeen(null);
   showHidden(null);
+  showDigits(null);
 }
 
 // ---- what the network saw and did --------------------------------------------
@@ -200,6 +227,22 @@ function showSeen(image) {
   paint(seen, (image ? image.flat() : new Array(28 * 28).fill(0)).map(grey), 28, 28);
 }
 
+// Each digit of a number: the 28x28 image the network saw, what it read and how sure.
+function showDigits(digits) {
+  digitsBox.replaceChildren(...(digits || []).map(d => {
+    const figure = document.createElement("figure");
+    figure.setAttribute("role", "listitem");
+    const canvas = document.createElement("canvas");
+    paint(canvas, d.image.flat().map(grey), 28, 28);
+    const caption = document.createElement("figcaption");
+    const answer = document.createElement("b");
+    answer.textContent = String(d.digit);
+    caption.append(answer, ` ${(100 * d.probs[d.digit]).toFixed(0)} %`);
+    figure.append(canvas, caption);
+    return figure;
+  }));
+}
+
 function showHidden(hidden) {
   strips.forEach((strip, i) => {
     const units = hidden ? hidden[i] : null;
@@ -224,4 +267,6 @@ function heat(t) {
   return stops[i].map((c, k) => Math.round(c + (stops[i + 1][k] - c) * (x - i)));
 }
 
+// A reload may keep the box ticked.
+document.body.classList.toggle("number", numberMode.checked);
 clearAll();
