@@ -27,7 +27,7 @@ import sys
 
 import numpy as np
 
-from cli import make_parser
+from cli import make_parser, single_blas_thread
 from fileio import tile
 from handwriting.read import default_model, load_model, read_digit, read_number
 
@@ -88,6 +88,7 @@ def number_line(model, path):
 
 
 def main(argv=None):
+    single_blas_thread()
     args = parse_args(argv)
     args.model = args.model or default_model()
     try:

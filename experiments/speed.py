@@ -662,6 +662,8 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    from cli import single_blas_thread
+    single_blas_thread()  # a worker's count comes from its parent's OPENBLAS_NUM_THREADS
     args = parse_args(argv)
     if args.worker:
         from data import DataError
