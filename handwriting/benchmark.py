@@ -26,7 +26,6 @@ Everything is drawn from one seed: the same command gives the same numbers.
 """
 import argparse
 import collections
-import io
 import os
 import sys
 import time
@@ -37,6 +36,8 @@ from PIL import Image, ImageDraw, ImageFont
 from cli import HelpFormatter, check_writable, positive_int, single_blas_thread
 from data import DataError
 from fileio import save_figure, write_atomically, write_json
+from handwriting.drawing import (arc, centred, encode, image_of, on_paper, place, rotated,
+                                 ruled, shadow)
 from handwriting.preprocess import STEPS
 from handwriting.read import DEFAULT_MODEL, ROBUST_MODEL, ROOT, load_image, load_model
 
@@ -48,13 +49,6 @@ FONT_TARGET = 0.95
 # ---- the digits' strokes ------------------------------------------------------
 # Each style is a list of strokes; a stroke is a list of (x, y) points in a unit
 # box, x to the right, y downwards (as on paper), the digit filling 0..1 tall.
-def arc(cx, cy, rx, ry, start, stop, n=24):
-    """Points on an ellipse from angle ``start`` to ``stop`` degrees (0 = right,
-    90 = down, since y grows downwards; stop < start goes the other way)."""
-    t = np.deg2rad(np.linspace(start, stop, n))
-    return list(zip(cx + rx * np.cos(t), cy + ry * np.sin(t)))
-
-
 def figure_eight(n=60):
     """One stroke from the top: down the right of the top loop, across the
     middle, round the bottom loop, back across and up the left of the top one."""
@@ -121,14 +115,6 @@ def handwritten_strokes(digit, rng):
     return out, pressure
 
 
-def rotated(strokes, degrees):
-    """The strokes turned ``degrees`` clockwise on paper (y points down)."""
-    t = np.deg2rad(degrees)
-    turn = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
-    centre = np.concatenate(strokes).mean(axis=0)
-    return [(s - centre) @ turn.T + centre for s in strokes]
-
-
 def draw_ink(strokes, pressure, height, pen, supersample=4):
     """The ink of ``strokes`` drawn ``height`` pixels tall with a round pen
     ``pen`` pixels wide: a float array in [0, 1] (1 = full ink), the digit's
@@ -156,66 +142,6 @@ def draw_ink(strokes, pressure, height, pen, supersample=4):
 
 
 # ---- the conditions -------------------------------------------------------------
-def place(ink, shape, top, left):
-    """``ink`` pasted into an all-zero array of ``shape`` at (top, left), clipped."""
-    page = np.zeros(shape)
-    h, w = min(ink.shape[0], shape[0] - top), min(ink.shape[1], shape[1] - left)
-    page[top:top + h, left:left + w] = ink[:h, :w]
-    return page
-
-
-def centred(ink, margin):
-    """``ink`` on a page ``margin`` times its size, in the middle."""
-    shape = (int(ink.shape[0] * margin), int(ink.shape[1] * margin + ink.shape[0] * 0.3))
-    return place(ink, shape, (shape[0] - ink.shape[0]) // 2, (shape[1] - ink.shape[1]) // 2)
-
-
-def on_paper(ink, paper=0.92, pen=0.12, light=None, lines=None):
-    """Gray paper reflectance with the ink on it, times the light falling on it.
-    ``lines``: printed lines under the ink, as a fraction of the ink's darkness."""
-    reflect = np.full(ink.shape, paper)
-    if lines is not None:
-        reflect = reflect - lines * (paper - pen)
-    reflect = reflect * (1 - ink) + pen * ink
-    return reflect if light is None else reflect * light
-
-
-def ruled(shape, rng, grid=False):
-    """Lines 20-40 % as dark as the ink, every ~ 1/4 of the page (ruled) or
-    1/6 (grid), 1-2 px wide, tilted up to a degree."""
-    h, w = shape
-    spacing = rng.uniform(0.22, 0.3) * h if not grid else rng.uniform(0.14, 0.2) * h
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    tilt = np.tan(np.deg2rad(rng.uniform(-1, 1)))
-    width = rng.uniform(1.0, 2.0)
-    strength = rng.uniform(0.2, 0.4)
-
-    def stripes(coord):
-        phase = (coord + rng.uniform(0, spacing)) % spacing
-        distance = np.minimum(phase, spacing - phase)  # to the nearest line's middle
-        return np.clip(width / 2 + 0.5 - distance, 0, 1)  # anti-aliased coverage
-    lines = stripes(yy + tilt * xx)
-    if grid:
-        lines = np.maximum(lines, stripes(xx - tilt * yy))
-    return strength * lines
-
-
-def shadow(shape, rng, sharp):
-    """Light falling on the page: a hand's shadow whose edge crosses the page
-    near the digit, sharp (1-2 px) or smooth (a third of the page)."""
-    h, w = shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    angle = rng.uniform(0, 2 * np.pi)
-    d = (xx - w / 2) * np.cos(angle) + (yy - h / 2) * np.sin(angle) - rng.uniform(-0.15, 0.15) * w
-    soft = rng.uniform(0.5, 1.5) if sharp else 0.3 * max(h, w)
-    dark = rng.uniform(0.35, 0.55)  # the shadow keeps 35-55 % of the light
-    return dark + (1 - dark) * 0.5 * (1 + np.tanh(d / (2 * soft)))  # a logistic step
-
-
-def image_of(gray):
-    return Image.fromarray(np.round(np.clip(gray, 0, 1) * 255).astype(np.uint8))
-
-
 def condition_images(strokes, pressure, rng):
     """{condition: (PIL image, format)} for one handwritten digit."""
     h = int(rng.integers(90, 140))  # the digit's height in pixels on a typical photo
@@ -291,17 +217,6 @@ def font_image(path, digit, rng):
 
 
 # ---- running it -----------------------------------------------------------------
-def encode(image, fmt):
-    """The bytes a camera or a drawing program would have saved."""
-    buffer = io.BytesIO()
-    if isinstance(fmt, tuple):
-        image.save(buffer, format=fmt[0], quality=fmt[1])
-    else:
-        image.save(buffer, format=fmt)
-    buffer.seek(0)
-    return buffer
-
-
 def generate(per_digit, seed, conditions=None, digits=range(10), fonts=True):
     """Yield (row, digit, encoded bytes, the drawn image) for every test image.
     Each image's randomness comes from (seed, digit, sample): one generator for
