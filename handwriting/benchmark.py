@@ -36,6 +36,7 @@ from PIL import Image, ImageDraw, ImageFont
 from cli import HelpFormatter, check_writable, positive_int, single_blas_thread
 from data import DataError
 from fileio import save_figure, write_atomically, write_json
+from handwriting import hard
 from handwriting.drawing import (arc, centred, encode, image_of, on_paper, place, rotated,
                                  ruled, shadow)
 from handwriting.preprocess import STEPS
@@ -259,7 +260,22 @@ def parse_args(argv=None):
                    help="switch a preprocessing step off for the main table (repeatable)")
     p.add_argument("--out", default=None,
                    help="write the report and picture here instead of docs/reports/ and docs/images/")
+    p.add_argument("--tier", choices=["standard", "hard", "both"], default="both",
+                   help="the standard tier (templates, one condition at a time), the harder tier "
+                   "(handwriting/hard.py: free strokes, many styles, combined conditions), or both")
+    p.add_argument("--per-style", type=positive_int, default=12,
+                   help="harder tier: samples per writing style (each drawn under every condition)")
+    p.add_argument("--model", action="append", default=[], metavar="NAME=PATH", type=named_model,
+                   help="also measure this model.npz, in a column NAME (repeatable)")
     return p.parse_args(argv)
+
+
+def named_model(text):
+    """--model NAME=PATH -> (NAME, PATH)."""
+    name, _, path = text.partition("=")
+    if not (name and path):
+        raise argparse.ArgumentTypeError(f"must be NAME=PATH, got {text!r}")
+    return name, path
 
 
 def read_all(files, skip=()):
@@ -291,7 +307,8 @@ def top_confusions(truth, predicted, n=8):
     return [(t, p, c) for (t, p), c in wrong.most_common(n)]
 
 
-def sample_picture(path, rows, inputs, seen, per_row=5):
+def sample_picture(path, rows, inputs, seen, per_row=5,
+                   title="Benchmark inputs (left) and the 28x28 image the network saw (right)"):
     """For each condition, a few inputs (as drawn) beside what the network saw."""
     import matplotlib
     matplotlib.use("Agg")
@@ -315,8 +332,7 @@ def sample_picture(path, rows, inputs, seen, per_row=5):
     for c in range(per_row):
         axes[0, 2 * c].set_title("input", fontsize=8)
         axes[0, 2 * c + 1].set_title("seen", fontsize=8)
-    fig.suptitle("Benchmark inputs (left) and the 28x28 image the network saw (right)",
-                 fontsize=10)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     save_figure(fig, path)
 
@@ -360,9 +376,9 @@ def markdown(report):
 def main(argv=None):
     single_blas_thread()
     args = parse_args(argv)
-    started = time.perf_counter()
     try:
-        models = [(name, load_model(path)) for name, path in MODELS if os.path.exists(path)]
+        models = [(name, load_model(path)) for name, path in MODELS + args.model
+                  if os.path.exists(path) or (name, path) in args.model]
     except ValueError as e:
         sys.exit(f"error: {e}")
     if not models:
@@ -374,6 +390,18 @@ def main(argv=None):
             check_writable(out)
     except DataError as e:
         sys.exit(f"error: {e}")
+    command = "python -m handwriting.benchmark" + (" " + " ".join(
+        sys.argv[1:] if argv is None else argv)).rstrip()
+    if args.tier in ("standard", "both"):
+        standard_tier(args, models, docs, assets, command)
+    if args.tier in ("hard", "both"):
+        hard_tier(args, models, docs, assets, command)
+
+
+def standard_tier(args, models, docs, assets, command):
+    """The templates under one condition at a time: handwriting.md and .json,
+    handwriting_samples.png."""
+    started = time.perf_counter()
     # Every image is read from the bytes of its PNG or JPEG file, as predict.py does.
     rows, truth, buffers, inputs = [], [], [], []
     for row, digit, buffer, image in generate(args.per_digit, args.seed):
@@ -386,8 +414,7 @@ def main(argv=None):
                for package, path in FONT_PACKAGES if not os.path.exists(path)]
 
     seen, refused = read_all(buffers, tuple(args.without))
-    report = {"command": "python -m handwriting.benchmark" + (" " + " ".join(argv or sys.argv[1:])
-                                                              ).rstrip(),
+    report = {"command": command,
               "seed": args.seed, "per_digit": args.per_digit, "images": len(rows),
               "without": args.without, "models": [m for m, _ in models], "rows": [],
               "accuracy": {}, "confusions": {}, "row_confusions": {},
@@ -408,7 +435,7 @@ def main(argv=None):
         handwritten = np.isin(rows, CONDITIONS)
         report["ablation"] = {name: {} for name, _ in models}
         variants = [("all steps", ())] + [(f"without {s}", (s,)) for s in STEPS] + \
-            [("none of the four steps", STEPS)] + \
+            [(f"none of the {len(STEPS)} steps", STEPS)] + \
             [(f"only {s}", tuple(t for t in STEPS if t != s)) for s in STEPS]
         for label, skip in variants:
             skip = tuple(args.without) + skip
@@ -441,6 +468,104 @@ def main(argv=None):
     sample_picture(os.path.join(assets, "handwriting_samples.png"), rows, inputs, seen)
     print(f"wrote {os.path.join(docs, 'handwriting.md')} (and .json), "
           f"{os.path.join(assets, 'handwriting_samples.png')}")
+
+# ---- the harder tier ------------------------------------------------------------
+HARD_TARGET, STYLE_TARGET = 0.95, 0.90  # issue 18: all images, and each style
+
+
+def hard_tier(args, models, docs, assets, command):
+    """handwriting/hard.py's styles under its combined conditions: accuracy
+    per condition, per style, per hand; handwriting_hard.md and .json,
+    handwriting_hard_samples.png (conditions) and handwriting_hard_styles.png."""
+    started = time.perf_counter()
+    samples = list(hard.generate(args.per_style, args.seed))
+    truth = np.array([s.digit for s in samples])
+    seen, refused = read_all([s.data for s in samples], tuple(args.without))
+    groups = {"condition": [s.condition for s in samples], "style": [s.style for s in samples],
+              "hand": [f"{s.hand.width} hand" for s in samples],
+              "pressure": [f"{s.hand.pressure} pressure" for s in samples]}
+    report = {"command": command, "seed": args.seed, "per_style": args.per_style,
+              "images": len(samples), "without": args.without,
+              "models": [m for m, _ in models], "overall": {}, "accuracy": {},
+              "style_confusions": {}, "condition_confusions": {}}
+    for name, model in models:
+        predicted = np.where(refused, -1, model.predict(seen))
+        report["overall"][name] = float(np.mean(predicted == truth))
+        report["accuracy"][name] = {group: accuracy_table(rows, truth, predicted)
+                                    for group, rows in groups.items()}
+        for group in ("style", "condition"):
+            rows = np.asarray(groups[group])
+            report[f"{group}_confusions"][name] = {
+                row: top_confusions(truth[rows == row], predicted[rows == row], 3)
+                for row in dict.fromkeys(groups[group])}
+    report["seconds"] = time.perf_counter() - started
+    report["load"] = f"{os.getloadavg()[0]:.1f}"
+    print(f"\nharder tier: {len(samples)} images in {report['seconds']:.0f} s "
+          f"(load {report['load']})")
+    print(f"{'':45s}" + "".join(f"{m:>10s}" for m in report["models"]))
+    print(f"{'all':45s}" + "".join(f"{report['overall'][m]:10.1%}" for m in report["models"]))
+    for group in groups:
+        for row in report["accuracy"][models[0][0]][group]:
+            print(f"{row:45s}" + "".join(f"{report['accuracy'][m][group][row]:10.1%}"
+                                          for m in report["models"]))
+
+    write_json(os.path.join(docs, "handwriting_hard.json"), report, indent=1)
+    write_atomically(os.path.join(docs, "handwriting_hard.md"),
+                     lambda f: f.write(hard_markdown(report).encode()))
+    inputs = [s.image for s in samples]
+    sample_picture(os.path.join(assets, "handwriting_hard_samples.png"), groups["condition"],
+                   inputs, seen, title="Harder tier: inputs (left) and the 28x28 image the "
+                   "network saw (right)")
+    # Every style once per column, on clean paper: is each one legible?
+    clean = [i for i, s in enumerate(samples) if s.condition == list(hard.CONDITIONS)[0]]
+    sample_picture(os.path.join(assets, "handwriting_hard_styles.png"),
+                   [samples[i].style for i in clean], [inputs[i] for i in clean], seen[clean],
+                   per_row=min(4, args.per_style), title="Harder tier's styles on clean paper: "
+                   "inputs (left) and what the network saw (right)")
+    print(f"wrote {os.path.join(docs, 'handwriting_hard.md')} (and .json), "
+          f"{os.path.join(assets, 'handwriting_hard_samples.png')}, "
+          f"{os.path.join(assets, 'handwriting_hard_styles.png')}")
+
+
+def hard_markdown(report):
+    """The harder tier's report as the Markdown of docs/reports/handwriting_hard.md."""
+    models = report["models"]
+    focus = "robust" if "robust" in models else models[-1]  # whose mistakes are listed
+    styles = len(report["accuracy"][models[0]]["style"])
+    lines = ["# Handwriting benchmark, harder tier\n",
+             f"Made by `{report['command']}` (seed {report['seed']}, {styles} writing styles, "
+             f"{report['per_style']} samples per style, each under "
+             f"{len(report['accuracy'][models[0]]['condition'])} conditions: "
+             f"{report['images']} images, {report['seconds']:.0f} s at load {report['load']}). "
+             "How the images are drawn: handwriting/hard.py.\n",
+             f"Targets (issue 18): {HARD_TARGET:.0%} of all images, {STYLE_TARGET:.0%} of "
+             "each style.\n",
+             "| model | all images | weakest condition | weakest style |",
+             "|---|---:|---|---|"]
+    for m in models:
+        table = report["accuracy"][m]
+        worst = {g: min(table[g], key=table[g].get) for g in ("condition", "style")}
+        lines.append(f"| {m} | {report['overall'][m]:.1%} | " + " | ".join(
+            f"{worst[g]} ({table[g][worst[g]]:.1%})" for g in ("condition", "style")) + " |")
+    titles = {"condition": "Per condition", "style": "Per writing style",
+              "hand": "Per hand (width of the writing)", "pressure": "Per pen pressure"}
+    for group, title in titles.items():
+        lines += ["", f"## {title}\n",
+                  f"| {group} | " + " | ".join(f"{m} model" for m in models) +
+                  (f" | most common mistakes ({focus} model) |"
+                   if group in ("condition", "style") else " |"),
+                  "|---|" + "---:|" * len(models) + ("---|" if group in ("condition", "style")
+                                                      else "")]
+        for row in report["accuracy"][models[0]][group]:
+            cells = " | ".join(f"{report['accuracy'][m][group][row]:.1%}" for m in models)
+            line = f"| {row} | {cells} |"
+            if group in ("condition", "style"):
+                line += " " + ", ".join(
+                    f"{t} as {'refused' if p < 0 else p} ({c})"
+                    for t, p, c in report[f"{group}_confusions"][focus][row]) + " |"
+            lines.append(line)
+    return "\n".join(lines) + "\n"
+
 
 
 if __name__ == "__main__":
