@@ -60,7 +60,7 @@ STYLES = {
         ("1 flagged", 0.45, [lines((0.1, 0.25), (0.55, 0.0), (0.55, 1.0))]),
         ("1 flagged and footed", 0.6, [lines((0.15, 0.22), (0.5, 0.0), (0.5, 1.0)),
                                        lines((0.15, 1.0), (0.85, 1.0))]),
-        ("1 long upstroke", 0.55, [lines((0.05, 0.4), (0.6, 0.0), (0.6, 1.0))])],
+        ("1 long upstroke", 0.5, [lines((0.12, 0.35), (0.6, 0.0), (0.6, 1.0))])],
     2: [("2 plain", 0.65, [[ring(0.5, 0.3, 0.45, 0.3, 200, 350) + [(0.55, 0.65), (0.02, 1.0)],
                             [(0.02, 1.0), (1.0, 0.98)]]]),
         ("2 looped base", 0.65, [[ring(0.5, 0.28, 0.45, 0.28, 200, 350) +
@@ -129,7 +129,8 @@ STYLES = {
 }
 STYLE_NAMES = [name for digit in sorted(STYLES) for name, _, _ in STYLES[digit]]
 
-# A hand's overall width (times the style's), and its pressure: the pen's
+MAX_ASPECT = max(aspect for styles in STYLES.values() for _, aspect, _ in styles)
+# A hand's overall width (times the style's, see free_strokes), and its pressure: the pen's
 # width as a fraction of the digit's height, and its darkness.
 HAND_WIDTHS = {"narrow": (0.6, 0.8), "normal": (0.85, 1.15), "wide": (1.25, 1.5)}
 PRESSURES = {"light": ((0.035, 0.06), (0.35, 0.55)),
@@ -180,7 +181,9 @@ def free_strokes(style_strokes, aspect, rng):
     field = smooth_field(rng, amplitude=0.07)
     hand_width = list(HAND_WIDTHS)[rng.integers(len(HAND_WIDTHS))]
     pressure = list(PRESSURES)[rng.integers(len(PRESSURES))]
-    width = aspect * rng.uniform(*HAND_WIDTHS[hand_width])
+    # A wide hand does not stretch a 1's flag into a 7's bar, nor a narrow one
+    # squeeze a 0 into a 1: the hand changes narrow digits less.
+    width = aspect * rng.uniform(*HAND_WIDTHS[hand_width]) ** (aspect / MAX_ASPECT) ** 2
     slant = rng.uniform(-0.2, 0.4)  # x += slant * height above the base; MNIST leans right
     paths = []
     for stroke in style_strokes:
@@ -255,10 +258,11 @@ def square_page(ink, margin):
 
 
 def scan(ink, pixels, enlarge, resample):
-    """A low-resolution scan: the digit's square page (a narrow margin, as
-    old digit collections cut it) averaged down to ``pixels`` x ``pixels``,
-    quantised to 16 grey levels, and enlarged ``enlarge`` times again."""
-    page = on_paper(square_page(ink, 1.15))
+    """A low-resolution scan, made as old digit collections were: the ink
+    scanned black or white (at a third of its darkness: a light pen still
+    counts), its square page (a narrow margin) averaged down to ``pixels`` x
+    ``pixels``, quantised to 16 grey levels, and enlarged ``enlarge`` times."""
+    page = on_paper(square_page((ink > ink.max() / 3).astype(np.float64), 1.15))
     small = Image.fromarray(page.astype(np.float32)).resize((pixels, pixels), Image.BOX)
     levels = np.round(np.asarray(small) * 15) / 15
     return image_of(levels).resize((pixels * enlarge, pixels * enlarge), resample)
