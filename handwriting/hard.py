@@ -137,7 +137,11 @@ PRESSURES = {"light": ((0.035, 0.06), (0.35, 0.55)),
              "medium": ((0.07, 0.1), (0.7, 0.9)),
              "heavy": ((0.13, 0.19), (0.95, 1.0))}
 
-Hand = collections.namedtuple("Hand", "width pressure slant pen darkness waves")
+# width, pressure: the names above; aspect: the digit's width over its height
+# as drawn; slant: x += slant * height above the base; pen: its width over the
+# digit's height; darkness: its ink; waves: how width and darkness vary along
+# each stroke (see draw_pen).
+Hand = collections.namedtuple("Hand", "width pressure aspect slant pen darkness waves")
 Sample = collections.namedtuple("Sample", "condition style hand digit data image")
 
 
@@ -200,7 +204,8 @@ def free_strokes(style_strokes, aspect, rng):
     pen_range, dark_range = PRESSURES[pressure]
     # Along each stroke the pen's width and darkness rise and fall, 1-3 times a digit height.
     waves = rng.uniform([1.0, 0, 1.0, 0], [3.0, 2 * np.pi, 3.0, 2 * np.pi], (len(paths), 4))
-    hand = Hand(hand_width, pressure, slant, rng.uniform(*pen_range), rng.uniform(*dark_range), waves)
+    hand = Hand(hand_width, pressure, width, slant, rng.uniform(*pen_range),
+                rng.uniform(*dark_range), waves)
     return paths, hand
 
 
