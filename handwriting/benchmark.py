@@ -37,7 +37,7 @@ from cli import HelpFormatter, check_writable, positive_int, single_blas_thread
 from data import DataError
 from fileio import save_figure, write_atomically, write_json
 from handwriting import hard
-from handwriting.drawing import (arc, centred, encode, image_of, on_paper, place, rotated,
+from handwriting.drawing import (arc, canvas_for, centred, encode, image_of, on_paper, place, rotated,
                                  ruled, shadow)
 from handwriting.preprocess import STEPS
 from handwriting.read import DEFAULT_MODEL, ROBUST_MODEL, ROOT, load_image, load_model
@@ -123,14 +123,9 @@ def draw_ink(strokes, pressure, height, pen, supersample=4):
     averaged down, which gives the anti-aliased edges of a real scan."""
     s = height * supersample
     r = max(pen * supersample / 2, 0.5)
-    points = np.concatenate(strokes)
-    lo = points.min(axis=0)
-    size = np.ceil((points.max(axis=0) - lo) * s + 4 * r + 2 * supersample).astype(int)
-    size = (size + supersample - 1) // supersample * supersample
-    canvas = Image.new("L", tuple(size), 0)
-    draw = ImageDraw.Draw(canvas)
+    canvas, draw, to_canvas = canvas_for(np.concatenate(strokes), s, 2 * r, supersample)
     for stroke in strokes:
-        xy = (stroke - lo) * s + 2 * r + supersample
+        xy = to_canvas(stroke)
         draw.line([tuple(p) for p in xy], fill=255, width=max(1, round(2 * r)), joint="curve")
         for x, y in xy[[0, -1]]:  # round pen ends
             draw.ellipse([x - r, y - r, x + r, y + r], fill=255)

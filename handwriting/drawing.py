@@ -7,7 +7,7 @@ Ink arrays are floats in [0, 1] (1 = full ink) on an all-zero background;
 import io
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 
 def arc(cx, cy, rx, ry, start, stop, n=24):
@@ -94,3 +94,16 @@ def encode(image, fmt):
         image.save(buffer, format=fmt)
     buffer.seek(0)
     return buffer
+
+
+def canvas_for(points, scale, margin, supersample):
+    """A black canvas for pen paths through ``points`` (n, 2), drawn ``scale``
+    pixels per unit with ``margin`` pixels round them (and one output pixel
+    more), its size a multiple of ``supersample`` so that it averages down
+    evenly. Returns (canvas, its drawing context, a function mapping points
+    to canvas pixels)."""
+    lo = points.min(axis=0)
+    size = np.ceil((points.max(axis=0) - lo) * scale + 2 * margin + 2 * supersample).astype(int)
+    size = (size + supersample - 1) // supersample * supersample
+    canvas = Image.new("L", tuple(size), 0)
+    return canvas, ImageDraw.Draw(canvas), lambda p: (p - lo) * scale + margin + supersample

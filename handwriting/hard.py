@@ -28,9 +28,10 @@ conditions or styles draws exactly the images the full run draws.
 import collections
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
-from handwriting.drawing import arc, centred, encode, image_of, on_paper, ruled, shadow
+from handwriting.drawing import (arc, canvas_for, centred, encode, image_of, on_paper, ruled,
+                                 shadow)
 
 
 def ring(cx, cy, rx, ry, start, stop):
@@ -232,14 +233,9 @@ def draw_pen(paths, hand, height, pen=None, supersample=4):
     pen = hand.pen if pen is None else pen
     s = height * supersample
     radius = max(pen * s / 2, 0.6 * supersample)
-    points = np.concatenate(paths)
-    lo = points.min(axis=0)
-    size = np.ceil((points.max(axis=0) - lo) * s + 3 * radius + 2 * supersample).astype(int)
-    size = (size + supersample - 1) // supersample * supersample
-    canvas = Image.new("L", tuple(size), 0)
-    draw = ImageDraw.Draw(canvas)
+    canvas, draw, to_canvas = canvas_for(np.concatenate(paths), s, 1.5 * radius, supersample)
     for path, (f_width, p_width, f_dark, p_dark) in zip(paths, hand.waves):
-        xy = (path - lo) * s + 1.5 * radius + supersample
+        xy = to_canvas(path)
         # Stamps at most a fifth of a radius apart: a continuous stroke.
         steps = np.hypot(*np.diff(xy, axis=0).T)
         along = np.concatenate([[0], np.cumsum(steps)])
