@@ -220,44 +220,6 @@ def stroke_width(X, change, side=SIDE):
     return out.reshape(n, side * side)
 
 
-def resampling_matrix(n_out, n_in):
-    """(n_out, n_in) matrix taking a line of n_in pixels to n_out by area
-    averaging when shrinking (each output pixel the mean of the input it
-    covers) and linear interpolation when enlarging (pixel centres aligned)."""
-    edges = np.arange(n_out + 1) * n_in / n_out
-    if n_out <= n_in:  # the overlap of output pixel i's span with input pixel j
-        lo, hi = edges[:-1, None], edges[1:, None]
-        j = np.arange(n_in)[None, :]
-        return np.clip(np.minimum(hi, j + 1) - np.maximum(lo, j), 0, None) * n_out / n_in
-    source = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
-    left = np.floor(source).astype(int)
-    right = np.minimum(left + 1, n_in - 1)
-    out = np.zeros((n_out, n_in))
-    np.add.at(out, (np.arange(n_out), left), 1 - (source - left))
-    np.add.at(out, (np.arange(n_out), right), source - left)
-    return out
-
-
-# Low-resolution scans (issue 18): a digit that fills 20 pixels of MNIST's 28 is
-# re-drawn at 28 * 7/20 (~10: an 8x8 scan, the digit 7 pixels tall) to 20 pixels.
-LOWRES_SIDES = range(10, 21)
-
-
-def low_resolution(X, sides, side=SIDE):
-    """Flattened images X (N, side*side), each averaged down to sides[i] x
-    sides[i] pixels and enlarged back (bilinear), strongest ink set to 1 again:
-    a scan of a digit a few pixels tall, as preprocessing hands it on. One
-    (side x side) matrix M per size, out = M X M^T: a loop over sizes, not images."""
-    out = X.reshape(len(X), side, side).copy()
-    for k in np.unique(sides):
-        chosen = sides == k
-        m = (resampling_matrix(side, k) @ resampling_matrix(k, side)).astype(X.dtype)
-        out[chosen] = m @ out[chosen] @ m.T
-    peak = out.max(axis=(1, 2), keepdims=True)
-    out = np.where(peak > 0, out / np.maximum(peak, X.dtype.type(1e-6)), out)
-    return out.reshape(len(X), side * side).astype(X.dtype, copy=False)
-
-
 class Augmenter:
     """Random shifts, rotations, scalings, slants, elastic distortions and
     stroke widths, per batch.
@@ -272,23 +234,21 @@ class Augmenter:
         [-slant, slant]; > 0 leans right, like italics)
     thicken, thin: largest change of stroke width in pixels, bolder and finer:
         each image's change is uniform in [-thin, thicken] (see stroke_width)
-    lowres: the fraction of images re-drawn as a low-resolution scan after the
-        geometry (see low_resolution; sizes uniform over LOWRES_SIDES)
     seed: the augmenter's own random generator, so runs repeat exactly.
     stop_after: transform this many batches (calls), then pass batches through
         unchanged: training can end on clean images, the kind it is tested on.
 
-    The random numbers for slant, stroke width and low resolution are drawn
-    after the others and only when these are on, so settings without them give
-    exactly the images they gave before these options existed.
+    The random numbers for slant and stroke width are drawn after the others
+    and only when these are on, so settings without them give exactly the
+    images they gave before these options existed.
     """
 
     def __init__(self, shift=0.0, rotate=0.0, scale=0.0, elastic_alpha=0.0,
                  elastic_sigma=4.0, seed=0, side=SIDE, stop_after=None,
-                 slant=0.0, thicken=0.0, thin=0.0, lowres=0.0):
+                 slant=0.0, thicken=0.0, thin=0.0):
         if min(shift, rotate, scale, elastic_alpha, slant, thicken, thin) < 0 \
-                or not 0 <= scale < 1 or not 0 <= lowres <= 1:
-            raise ValueError("augmentation strengths must be >= 0 (scale < 1, lowres <= 1)")
+                or not 0 <= scale < 1:
+            raise ValueError("augmentation strengths must be >= 0 (and scale < 1)")
         if not slant < 60 or max(thicken, thin) > 2:
             raise ValueError("slant must be below 60 degrees, and thicken and thin "
                              "at most 2 pixels")
@@ -297,7 +257,6 @@ class Augmenter:
         self.shift, self.rotate, self.scale = float(shift), float(rotate), float(scale)
         self.elastic_alpha, self.elastic_sigma = float(elastic_alpha), float(elastic_sigma)
         self.slant, self.thicken, self.thin = float(slant), float(thicken), float(thin)
-        self.lowres = float(lowres)
         self.side = side
         self.stop_after = stop_after
         self.calls = 0
@@ -323,7 +282,7 @@ class Augmenter:
 
     @property
     def active(self):
-        return self.geometric or any((self.thicken, self.thin, self.lowres))
+        return self.geometric or any((self.thicken, self.thin))
 
     def __call__(self, X):
         """A randomly transformed copy of X (N, side*side)."""
@@ -353,15 +312,10 @@ class Augmenter:
         if self.thicken or self.thin:
             # The pen first, on the sharp original; then the geometry.
             X = stroke_width(X, rng.uniform(-self.thin, self.thicken, n), side=self.side)
-        if self.geometric:
-            X = affine_elastic(X, angle, scale, shift_rows, shift_cols, disp_rows, disp_cols,
-                               side=self.side, slant=slant).astype(X.dtype, copy=False)
-        if self.lowres:  # a scan of the finished digit
-            scanned = rng.random(n) < self.lowres
-            sides = rng.integers(LOWRES_SIDES.start, LOWRES_SIDES.stop, n)
-            X = X.copy() if not (self.geometric or self.thicken or self.thin) else X
-            X[scanned] = low_resolution(X[scanned], sides[scanned], side=self.side)
-        return X
+        if not self.geometric:
+            return X
+        return affine_elastic(X, angle, scale, shift_rows, shift_cols, disp_rows, disp_cols,
+                              side=self.side, slant=slant).astype(X.dtype, copy=False)
 
 
 if __name__ == "__main__":

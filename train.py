@@ -55,10 +55,9 @@ PRESETS = {
                  elastic_alpha=15.0, elastic_sigma=4.0, clean_epochs=0),
 }
 # The model for reading people's digits (predict.py's first choice): the record's
-# recipe plus slants either way, bolder and finer strokes and, for a third of the
-# images, a low-resolution scan; see README.md, "The robust model", and
-# docs/reports/handwriting_hard.md for how they were chosen.
-PRESETS["robust"] = dict(PRESETS["best"], slant=10.0, thicken=1.5, thin=1.5, lowres=0.3)
+# recipe plus slants either way and bolder and finer strokes; see README.md,
+# "The robust model", for how they were chosen.
+PRESETS["robust"] = dict(PRESETS["best"], slant=10.0, thicken=1.5, thin=1.5)
 
 
 def preset_help():
@@ -118,9 +117,6 @@ def parse_args(argv=None):
                    default=0.0, help="strokes made up to this many pixels narrower, as by a finer "
                    "pen (grayscale erosion, ink kept at full strength), at most 2; each image's "
                    "width change is uniform in [-THIN, THICKEN]")
-    g.add_argument("--lowres", type=fraction, default=0.0,
-                   help="this fraction of images re-drawn as low-resolution scans (10x10 to "
-                   "20x20 pixels, enlarged back)")
     g.add_argument("--clean-epochs", type=non_negative_int, default=0,
                    help="train the last CLEAN_EPOCHS epochs on unaugmented images")
     p.add_argument("--activation", choices=list(ACTIVATIONS), default="relu",
@@ -326,8 +322,7 @@ def main(argv=None):
         augment = Augmenter(args.shift, args.rotate, args.scale, args.elastic_alpha,
                             args.elastic_sigma, seed=args.seed,
                             stop_after=max(args.epochs - args.clean_epochs, 0) * steps_per_epoch,
-                            slant=args.slant, thicken=args.thicken, thin=args.thin,
-                            lowres=args.lowres)
+                            slant=args.slant, thicken=args.thicken, thin=args.thin)
         history = fit(model, make_optimizer(args), train, val, args.epochs,
                       args.batch_size, seed=args.seed, schedule=schedule,
                       augment=augment if augment.active else None)

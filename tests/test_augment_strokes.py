@@ -236,11 +236,10 @@ def test_robust_preset_is_best_plus_the_new_augmentation():
     for key, value in robust.items():
         assert getattr(args, key) == value
     changed = {k for k in robust if robust[k] != train.PRESETS["best"].get(k)}
-    assert changed == {"slant", "thicken", "thin", "lowres"}  # lowres: issue 18
+    assert changed == {"slant", "thicken", "thin"}
     assert args.hidden == [128, 64]
     Augmenter(args.shift, args.rotate, args.scale, args.elastic_alpha, args.elastic_sigma,
-              slant=args.slant, thicken=args.thicken, thin=args.thin,
-              lowres=args.lowres)  # valid strengths
+              slant=args.slant, thicken=args.thicken, thin=args.thin)  # valid strengths
     assert "robust: " in train.preset_help() and "--thicken" in train.preset_help()
     args = train.parse_args(["--preset", "robust", "--thin", "0"])
     assert args.thin == 0 and args.thicken == robust["thicken"]

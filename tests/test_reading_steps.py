@@ -1,12 +1,11 @@
 """The reading steps added for the harder tier (issue 18), each on a constructed
 image whose right answer is known: deskewing (a slanted stroke comes out
 upright), smoothing a blocky enlargement, erasing ruled lines as dark as the
-pen; and the low-resolution training augmentation."""
+pen."""
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from augment import Augmenter, low_resolution, resampling_matrix
 from handwriting.blocks import block_size, smooth_blocks
 from handwriting.deskew import deskew, slope
 from handwriting.preprocess import STEPS, mnist_like
@@ -125,31 +124,3 @@ def test_a_single_long_bar_is_not_a_ruled_line():
 
 def test_the_new_steps_can_be_switched_off():
     assert {"deskew", "smooth_blocks", "remove_lines"} <= set(STEPS)
-
-
-# ---- the low-resolution augmentation ----------------------------------------------------
-def test_resampling_matrices_keep_the_ink():
-    for n_out, n_in in [(10, 28), (20, 28), (28, 10), (28, 28)]:
-        assert np.allclose(resampling_matrix(n_out, n_in).sum(axis=1), 1)
-    assert np.allclose(resampling_matrix(28, 28), np.eye(28))
-
-
-def test_low_resolution_blurs_to_the_scan_size():
-    """A one-pixel dot spread over the input pixels of one scan pixel: at 10
-    pixels per 28 its ink covers about 28 / 10 pixels a side, at 20 less."""
-    dot = np.zeros((2, 784), dtype=np.float32)
-    dot[:, 14 * 28 + 14] = 1
-    out = low_resolution(dot, np.array([10, 20]))
-    assert out.dtype == np.float32 and out.max(axis=1) == pytest.approx([1, 1])
-    spread = (out > 0.05).reshape(2, 28, 28).any(axis=1).sum(axis=1)
-    assert spread[0] > spread[1] >= 2 and spread[0] >= 4
-
-
-def test_augmenter_lowres_changes_that_fraction_and_off_changes_nothing():
-    X = np.random.default_rng(0).random((400, 784), dtype=np.float32)
-    assert np.array_equal(Augmenter(lowres=0.0)(X), X)
-    out = Augmenter(lowres=0.3, seed=3)(X)
-    changed = np.any(out != X, axis=1).mean()
-    assert 0.2 < changed < 0.4
-    with pytest.raises(ValueError, match="lowres"):
-        Augmenter(lowres=1.5)
