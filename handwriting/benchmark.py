@@ -336,7 +336,7 @@ def sample_picture(path, rows, inputs, seen, per_row=5,
         axes[0, 2 * c].set_title("input", fontsize=8)
         axes[0, 2 * c + 1].set_title("seen", fontsize=8)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))  # half an inch for the title
     save_figure(fig, path)
 
 
