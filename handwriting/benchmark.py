@@ -1,8 +1,16 @@
 """How well predict.py reads handwriting that is not MNIST's: a benchmark the project owns.
 
-    python -m handwriting.benchmark                      # the table, docs/ and docs/images/
-    python -m handwriting.benchmark --ablation           # also: each preprocessing step off in turn
-    python -m handwriting.benchmark --per-digit 5 --out /tmp/hw   # a quicker, smaller run
+    python -m handwriting.benchmark --ablation   # every table and picture in docs/: both tiers
+    python -m handwriting.benchmark --tier hard --model old=old/model.npz   # a model of your own too
+    python -m handwriting.benchmark --per-digit 5 --per-style 3 --out /tmp/hw   # quicker, smaller
+
+Two tiers. The standard one (below) draws a few templates per digit under
+one condition at a time; models read it at 99-100 %. The harder tier
+(handwriting/hard.py) draws 40 writing styles freely under combined
+conditions (low-resolution scans, a thin pen on ruled paper, slant with
+rotation, a shadowed JPEG photo) and reports accuracy per condition, per
+style and per hand: docs/reports/handwriting_hard.md and .json,
+docs/images/handwriting_hard_samples.png and handwriting_hard_styles.png.
 
 It draws its own test digits (no downloads): each digit is a few pen strokes
 (a skeleton of polylines and arcs, several styles per digit: a plain, a flagged
@@ -26,7 +34,6 @@ Everything is drawn from one seed: the same command gives the same numbers.
 """
 import argparse
 import collections
-import io
 import os
 import sys
 import time
@@ -37,6 +44,9 @@ from PIL import Image, ImageDraw, ImageFont
 from cli import make_parser, check_writable, positive_int, single_blas_thread
 from data import DataError
 from fileio import save_figure, write_atomically, write_json
+from handwriting import hard
+from handwriting.drawing import (arc, canvas_for, centred, encode, image_of, on_paper, place, rotated,
+                                 ruled, shadow)
 from handwriting.preprocess import STEPS
 from handwriting.read import DEFAULT_MODEL, ROBUST_MODEL, ROOT, load_image, load_model
 
@@ -48,13 +58,6 @@ FONT_TARGET = 0.95
 # ---- the digits' strokes ------------------------------------------------------
 # Each style is a list of strokes; a stroke is a list of (x, y) points in a unit
 # box, x to the right, y downwards (as on paper), the digit filling 0..1 tall.
-def arc(cx, cy, rx, ry, start, stop, n=24):
-    """Points on an ellipse from angle ``start`` to ``stop`` degrees (0 = right,
-    90 = down, since y grows downwards; stop < start goes the other way)."""
-    t = np.deg2rad(np.linspace(start, stop, n))
-    return list(zip(cx + rx * np.cos(t), cy + ry * np.sin(t)))
-
-
 def figure_eight(n=60):
     """One stroke from the top: down the right of the top loop, across the
     middle, round the bottom loop, back across and up the left of the top one."""
@@ -121,14 +124,6 @@ def handwritten_strokes(digit, rng):
     return out, pressure
 
 
-def rotated(strokes, degrees):
-    """The strokes turned ``degrees`` clockwise on paper (y points down)."""
-    t = np.deg2rad(degrees)
-    turn = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
-    centre = np.concatenate(strokes).mean(axis=0)
-    return [(s - centre) @ turn.T + centre for s in strokes]
-
-
 def draw_ink(strokes, pressure, height, pen, supersample=4):
     """The ink of ``strokes`` drawn ``height`` pixels tall with a round pen
     ``pen`` pixels wide: a float array in [0, 1] (1 = full ink), the digit's
@@ -136,14 +131,9 @@ def draw_ink(strokes, pressure, height, pen, supersample=4):
     averaged down, which gives the anti-aliased edges of a real scan."""
     s = height * supersample
     r = max(pen * supersample / 2, 0.5)
-    points = np.concatenate(strokes)
-    lo = points.min(axis=0)
-    size = np.ceil((points.max(axis=0) - lo) * s + 4 * r + 2 * supersample).astype(int)
-    size = (size + supersample - 1) // supersample * supersample
-    canvas = Image.new("L", tuple(size), 0)
-    draw = ImageDraw.Draw(canvas)
+    canvas, draw, to_canvas = canvas_for(np.concatenate(strokes), s, 2 * r, supersample)
     for stroke in strokes:
-        xy = (stroke - lo) * s + 2 * r + supersample
+        xy = to_canvas(stroke)
         draw.line([tuple(p) for p in xy], fill=255, width=max(1, round(2 * r)), joint="curve")
         for x, y in xy[[0, -1]]:  # round pen ends
             draw.ellipse([x - r, y - r, x + r, y + r], fill=255)
@@ -156,66 +146,6 @@ def draw_ink(strokes, pressure, height, pen, supersample=4):
 
 
 # ---- the conditions -------------------------------------------------------------
-def place(ink, shape, top, left):
-    """``ink`` pasted into an all-zero array of ``shape`` at (top, left), clipped."""
-    page = np.zeros(shape)
-    h, w = min(ink.shape[0], shape[0] - top), min(ink.shape[1], shape[1] - left)
-    page[top:top + h, left:left + w] = ink[:h, :w]
-    return page
-
-
-def centred(ink, margin):
-    """``ink`` on a page ``margin`` times its size, in the middle."""
-    shape = (int(ink.shape[0] * margin), int(ink.shape[1] * margin + ink.shape[0] * 0.3))
-    return place(ink, shape, (shape[0] - ink.shape[0]) // 2, (shape[1] - ink.shape[1]) // 2)
-
-
-def on_paper(ink, paper=0.92, pen=0.12, light=None, lines=None):
-    """Gray paper reflectance with the ink on it, times the light falling on it.
-    ``lines``: printed lines under the ink, as a fraction of the ink's darkness."""
-    reflect = np.full(ink.shape, paper)
-    if lines is not None:
-        reflect = reflect - lines * (paper - pen)
-    reflect = reflect * (1 - ink) + pen * ink
-    return reflect if light is None else reflect * light
-
-
-def ruled(shape, rng, grid=False):
-    """Lines 20-40 % as dark as the ink, every ~ 1/4 of the page (ruled) or
-    1/6 (grid), 1-2 px wide, tilted up to a degree."""
-    h, w = shape
-    spacing = rng.uniform(0.22, 0.3) * h if not grid else rng.uniform(0.14, 0.2) * h
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    tilt = np.tan(np.deg2rad(rng.uniform(-1, 1)))
-    width = rng.uniform(1.0, 2.0)
-    strength = rng.uniform(0.2, 0.4)
-
-    def stripes(coord):
-        phase = (coord + rng.uniform(0, spacing)) % spacing
-        distance = np.minimum(phase, spacing - phase)  # to the nearest line's middle
-        return np.clip(width / 2 + 0.5 - distance, 0, 1)  # anti-aliased coverage
-    lines = stripes(yy + tilt * xx)
-    if grid:
-        lines = np.maximum(lines, stripes(xx - tilt * yy))
-    return strength * lines
-
-
-def shadow(shape, rng, sharp):
-    """Light falling on the page: a hand's shadow whose edge crosses the page
-    near the digit, sharp (1-2 px) or smooth (a third of the page)."""
-    h, w = shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    angle = rng.uniform(0, 2 * np.pi)
-    d = (xx - w / 2) * np.cos(angle) + (yy - h / 2) * np.sin(angle) - rng.uniform(-0.15, 0.15) * w
-    soft = rng.uniform(0.5, 1.5) if sharp else 0.3 * max(h, w)
-    dark = rng.uniform(0.35, 0.55)  # the shadow keeps 35-55 % of the light
-    return dark + (1 - dark) * 0.5 * (1 + np.tanh(d / (2 * soft)))  # a logistic step
-
-
-def image_of(gray):
-    return Image.fromarray(np.round(np.clip(gray, 0, 1) * 255).astype(np.uint8))
-
-
 def condition_images(strokes, pressure, rng):
     """{condition: (PIL image, format)} for one handwritten digit."""
     h = int(rng.integers(90, 140))  # the digit's height in pixels on a typical photo
@@ -291,17 +221,6 @@ def font_image(path, digit, rng):
 
 
 # ---- running it -----------------------------------------------------------------
-def encode(image, fmt):
-    """The bytes a camera or a drawing program would have saved."""
-    buffer = io.BytesIO()
-    if isinstance(fmt, tuple):
-        image.save(buffer, format=fmt[0], quality=fmt[1])
-    else:
-        image.save(buffer, format=fmt)
-    buffer.seek(0)
-    return buffer
-
-
 def generate(per_digit, seed, conditions=None, digits=range(10), fonts=True):
     """Yield (row, digit, encoded bytes, the drawn image) for every test image.
     Each image's randomness comes from (seed, digit, sample): one generator for
@@ -342,7 +261,22 @@ def parse_args(argv=None):
                    help="switch a preprocessing step off for the main table (repeatable)")
     p.add_argument("--out", default=None,
                    help="write the report and picture here instead of docs/reports/ and docs/images/")
+    p.add_argument("--tier", choices=["standard", "hard", "both"], default="both",
+                   help="the standard tier (templates, one condition at a time), the harder tier "
+                   "(handwriting/hard.py: free strokes, many styles, combined conditions), or both")
+    p.add_argument("--per-style", type=positive_int, default=12,
+                   help="harder tier: samples per writing style (each drawn under every condition)")
+    p.add_argument("--model", action="append", default=[], metavar="NAME=PATH", type=named_model,
+                   help="also measure this model.npz, in a column NAME (repeatable)")
     return p.parse_args(argv)
+
+
+def named_model(text):
+    """--model NAME=PATH -> (NAME, PATH)."""
+    name, _, path = text.partition("=")
+    if not (name and path):
+        raise argparse.ArgumentTypeError(f"must be NAME=PATH, got {text!r}")
+    return name, path
 
 
 def read_all(files, skip=()):
@@ -374,7 +308,8 @@ def top_confusions(truth, predicted, n=8):
     return [(t, p, c) for (t, p), c in wrong.most_common(n)]
 
 
-def sample_picture(path, rows, inputs, seen, per_row=5):
+def sample_picture(path, rows, inputs, seen, per_row=5,
+                   title="Benchmark inputs (left) and the 28x28 image the network saw (right)"):
     """For each condition, a few inputs (as drawn) beside what the network saw."""
     import matplotlib
     matplotlib.use("Agg")
@@ -398,9 +333,8 @@ def sample_picture(path, rows, inputs, seen, per_row=5):
     for c in range(per_row):
         axes[0, 2 * c].set_title("input", fontsize=8)
         axes[0, 2 * c + 1].set_title("seen", fontsize=8)
-    fig.suptitle("Benchmark inputs (left) and the 28x28 image the network saw (right)",
-                 fontsize=10)
-    fig.tight_layout()
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))  # half an inch for the title
     save_figure(fig, path)
 
 
@@ -443,9 +377,9 @@ def markdown(report):
 def main(argv=None):
     single_blas_thread()
     args = parse_args(argv)
-    started = time.perf_counter()
     try:
-        models = [(name, load_model(path)) for name, path in MODELS if os.path.exists(path)]
+        models = [(name, load_model(path)) for name, path in MODELS + args.model
+                  if os.path.exists(path) or (name, path) in args.model]
     except ValueError as e:
         sys.exit(f"error: {e}")
     if not models:
@@ -457,6 +391,18 @@ def main(argv=None):
             check_writable(out)
     except DataError as e:
         sys.exit(f"error: {e}")
+    command = "python -m handwriting.benchmark" + (" " + " ".join(
+        sys.argv[1:] if argv is None else argv)).rstrip()
+    if args.tier in ("standard", "both"):
+        standard_tier(args, models, docs, assets, command)
+    if args.tier in ("hard", "both"):
+        hard_tier(args, models, docs, assets, command)
+
+
+def standard_tier(args, models, docs, assets, command):
+    """The templates under one condition at a time: handwriting.md and .json,
+    handwriting_samples.png."""
+    started = time.perf_counter()
     # Every image is read from the bytes of its PNG or JPEG file, as predict.py does.
     rows, truth, buffers, inputs = [], [], [], []
     for row, digit, buffer, image in generate(args.per_digit, args.seed):
@@ -469,8 +415,7 @@ def main(argv=None):
                for package, path in FONT_PACKAGES if not os.path.exists(path)]
 
     seen, refused = read_all(buffers, tuple(args.without))
-    report = {"command": "python -m handwriting.benchmark" + (" " + " ".join(argv or sys.argv[1:])
-                                                              ).rstrip(),
+    report = {"command": command,
               "seed": args.seed, "per_digit": args.per_digit, "images": len(rows),
               "without": args.without, "models": [m for m, _ in models], "rows": [],
               "accuracy": {}, "confusions": {}, "row_confusions": {},
@@ -491,7 +436,7 @@ def main(argv=None):
         handwritten = np.isin(rows, CONDITIONS)
         report["ablation"] = {name: {} for name, _ in models}
         variants = [("all steps", ())] + [(f"without {s}", (s,)) for s in STEPS] + \
-            [("none of the four steps", STEPS)] + \
+            [(f"none of the {len(STEPS)} steps", STEPS)] + \
             [(f"only {s}", tuple(t for t in STEPS if t != s)) for s in STEPS]
         for label, skip in variants:
             skip = tuple(args.without) + skip
@@ -524,6 +469,128 @@ def main(argv=None):
     sample_picture(os.path.join(assets, "handwriting_samples.png"), rows, inputs, seen)
     print(f"wrote {os.path.join(docs, 'handwriting.md')} (and .json), "
           f"{os.path.join(assets, 'handwriting_samples.png')}")
+
+# ---- the harder tier ------------------------------------------------------------
+HARD_TARGET, STYLE_TARGET = 0.95, 0.90  # issue 18: all images, and each style
+
+
+def hard_tier(args, models, docs, assets, command):
+    """handwriting/hard.py's styles under its combined conditions: accuracy
+    per condition, per style, per hand; handwriting_hard.md and .json,
+    handwriting_hard_samples.png (conditions) and handwriting_hard_styles.png."""
+    started = time.perf_counter()
+    samples = list(hard.generate(args.per_style, args.seed))
+    truth = np.array([s.digit for s in samples])
+    seen, refused = read_all([s.data for s in samples], tuple(args.without))
+    groups = {"condition": [s.condition for s in samples], "style": [s.style for s in samples],
+              "hand": [f"{s.hand.width} hand" for s in samples],
+              "pressure": [f"{s.hand.pressure} pressure" for s in samples]}
+    report = {"command": command, "seed": args.seed, "per_style": args.per_style,
+              "images": len(samples), "without": args.without,
+              "models": [m for m, _ in models], "overall": {}, "accuracy": {},
+              "style_confusions": {}, "condition_confusions": {}}
+    for name, model in models:
+        predicted = np.where(refused, -1, model.predict(seen))
+        report["overall"][name] = float(np.mean(predicted == truth))
+        report["accuracy"][name] = {group: accuracy_table(rows, truth, predicted)
+                                    for group, rows in groups.items()}
+        for group in ("style", "condition"):
+            rows = np.asarray(groups[group])
+            report[f"{group}_confusions"][name] = {
+                row: top_confusions(truth[rows == row], predicted[rows == row], 3)
+                for row in dict.fromkeys(groups[group])}
+    if args.ablation:  # what each step buys here: the tier re-read with it off
+        report["ablation"] = {name: {} for name, _ in models}
+        for step in (None,) + STEPS:
+            label = "all steps" if step is None else f"without {step}"
+            s, r = (seen, refused) if step is None else read_all(
+                [x.data for x in samples], tuple(args.without) + (step,))
+            for name, model in models:
+                predicted = np.where(r, -1, model.predict(s))
+                report["ablation"][name][label] = {
+                    "overall": float(np.mean(predicted == truth)),
+                    "conditions": accuracy_table(groups["condition"], truth, predicted)}
+            print(f"harder tier, {label:28s}" + "  ".join(
+                f"{name} {report['ablation'][name][label]['overall']:.1%}" for name, _ in models),
+                flush=True)
+    report["seconds"] = time.perf_counter() - started
+    report["load"] = f"{os.getloadavg()[0]:.1f}"
+    print(f"\nharder tier: {len(samples)} images in {report['seconds']:.0f} s "
+          f"(load {report['load']})")
+    print(f"{'':45s}" + "".join(f"{m:>10s}" for m in report["models"]))
+    print(f"{'all':45s}" + "".join(f"{report['overall'][m]:10.1%}" for m in report["models"]))
+    for group in groups:
+        for row in report["accuracy"][models[0][0]][group]:
+            print(f"{row:45s}" + "".join(f"{report['accuracy'][m][group][row]:10.1%}"
+                                          for m in report["models"]))
+
+    write_json(os.path.join(docs, "handwriting_hard.json"), report, indent=1)
+    write_atomically(os.path.join(docs, "handwriting_hard.md"),
+                     lambda f: f.write(hard_markdown(report).encode()))
+    inputs = [s.image for s in samples]
+    sample_picture(os.path.join(assets, "handwriting_hard_samples.png"), groups["condition"],
+                   inputs, seen, title="Harder tier: inputs (left) and the 28x28 image the "
+                   "network saw (right)")
+    # Every style once per column, on clean paper: is each one legible?
+    clean = [i for i, s in enumerate(samples) if s.condition == list(hard.CONDITIONS)[0]]
+    sample_picture(os.path.join(assets, "handwriting_hard_styles.png"),
+                   [samples[i].style for i in clean], [inputs[i] for i in clean], seen[clean],
+                   per_row=min(4, args.per_style), title="Harder tier's styles on clean paper: "
+                   "inputs (left) and what the network saw (right)")
+    print(f"wrote {os.path.join(docs, 'handwriting_hard.md')} (and .json), "
+          f"{os.path.join(assets, 'handwriting_hard_samples.png')}, "
+          f"{os.path.join(assets, 'handwriting_hard_styles.png')}")
+
+
+def hard_markdown(report):
+    """The harder tier's report as the Markdown of docs/reports/handwriting_hard.md."""
+    models = report["models"]
+    focus = "robust" if "robust" in models else models[-1]  # whose mistakes are listed
+    styles = len(report["accuracy"][models[0]]["style"])
+    lines = ["# Handwriting benchmark, harder tier\n",
+             f"Made by `{report['command']}` (seed {report['seed']}, {styles} writing styles, "
+             f"{report['per_style']} samples per style, each under "
+             f"{len(report['accuracy'][models[0]]['condition'])} conditions: "
+             f"{report['images']} images, {report['seconds']:.0f} s at load {report['load']}). "
+             "How the images are drawn: handwriting/hard.py.\n",
+             f"Targets (issue 18): {HARD_TARGET:.0%} of all images, {STYLE_TARGET:.0%} of "
+             "each style.\n",
+             "| model | all images | weakest condition | weakest style |",
+             "|---|---:|---|---|"]
+    for m in models:
+        table = report["accuracy"][m]
+        worst = {g: min(table[g], key=table[g].get) for g in ("condition", "style")}
+        lines.append(f"| {m} | {report['overall'][m]:.1%} | " + " | ".join(
+            f"{worst[g]} ({table[g][worst[g]]:.1%})" for g in ("condition", "style")) + " |")
+    titles = {"condition": "Per condition", "style": "Per writing style",
+              "hand": "Per hand (width of the writing)", "pressure": "Per pen pressure"}
+    for group, title in titles.items():
+        lines += ["", f"## {title}\n",
+                  f"| {group} | " + " | ".join(f"{m} model" for m in models) +
+                  (f" | most common mistakes ({focus} model) |"
+                   if group in ("condition", "style") else " |"),
+                  "|---|" + "---:|" * len(models) + ("---|" if group in ("condition", "style")
+                                                      else "")]
+        for row in report["accuracy"][models[0]][group]:
+            cells = " | ".join(f"{report['accuracy'][m][group][row]:.1%}" for m in models)
+            line = f"| {row} | {cells} |"
+            if group in ("condition", "style"):
+                line += " " + ", ".join(
+                    f"{t} as {'refused' if p < 0 else p} ({c})"
+                    for t, p, c in report[f"{group}_confusions"][focus][row]) + " |"
+            lines.append(line)
+    conditions = list(report["accuracy"][models[0]]["condition"])
+    for model, ablation in report.get("ablation", {}).items():
+        lines += ["", f"## Ablation: what each reading step buys, {model} model\n",
+                  "All images and each condition, with each preprocessing step switched off "
+                  "in turn:\n",
+                  "| preprocessing | all images | " + " | ".join(conditions) + " |",
+                  "|---|---:|" + "---:|" * len(conditions)]
+        for label, table in ablation.items():
+            lines.append(f"| {label} | {table['overall']:.1%} | " + " | ".join(
+                f"{table['conditions'][c]:.1%}" for c in conditions) + " |")
+    return "\n".join(lines) + "\n"
+
 
 
 if __name__ == "__main__":

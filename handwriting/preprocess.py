@@ -39,6 +39,9 @@ from PIL import Image, ImageOps
 from scipy import ndimage
 
 from augment import warp
+from handwriting.blocks import SMOOTH_BLOCKS, smooth_blocks
+from handwriting.deskew import DESKEW, deskew
+from handwriting.ruled_lines import REMOVE_LINES, remove_ruled_lines
 
 SIZE = 28  # MNIST images are SIZE x SIZE ...
 BOX = 20  # ... with the digit scaled to fit BOX x BOX inside
@@ -55,7 +58,8 @@ MIN_CONTRAST = 0.1
 # The pipeline's optional steps, by name (see the module docstring).
 FLATTEN_PAPER, SEPARATE_INK = "flatten_paper", "separate_ink"
 NORMALISE_WIDTH, RESTRETCH = "normalise_width", "restretch"
-STEPS = (FLATTEN_PAPER, SEPARATE_INK, NORMALISE_WIDTH, RESTRETCH)
+STEPS = (FLATTEN_PAPER, SEPARATE_INK, NORMALISE_WIDTH, RESTRETCH, DESKEW, SMOOTH_BLOCKS,
+         REMOVE_LINES)
 # MNIST's stroke width, as ``stroke_width`` measures it on the 28x28 images
 # (digit in a 20x20 box; 2 * ink mass / outline length, in pixels): 2nd
 # percentile, median, 98th percentile over the 60000 training digits.
@@ -445,10 +449,16 @@ def mnist_like(gray, skip=()):
     unknown = set(skip) - set(STEPS)
     if unknown:
         raise ValueError(f"unknown preprocessing steps {sorted(unknown)}; the steps are {STEPS}")
+    if SMOOTH_BLOCKS not in skip:  # a tiny scan enlarged blockily (handwriting/blocks.py)
+        gray = smooth_blocks(gray)
     ink = light_on_dark(gray, local=FLATTEN_PAPER not in skip)
+    if REMOVE_LINES not in skip:  # lines as dark as the pen (handwriting/ruled_lines.py)
+        ink = remove_ruled_lines(ink)
     if SEPARATE_INK not in skip:
         ink = separate_ink(ink)
     crop = crop_to_ink(ink)
+    if DESKEW not in skip:  # the slant sheared upright (handwriting/deskew.py)
+        crop = crop_to_ink(deskew(crop))
     if NORMALISE_WIDTH not in skip:
         crop = normalise_width(crop)
     patch = fit_box(crop, restretch=RESTRETCH not in skip)
