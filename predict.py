@@ -21,7 +21,6 @@ An image that is missing, unreadable, blank or too large (over 16 megapixels,
 handwriting.preprocess.MAX_PIXELS; a larger JPEG is read at a reduced scale instead) gets
 one line on stderr; the others are still classified, and the exit status is 1.
 """
-import argparse
 import os
 import sys
 

@@ -20,7 +20,6 @@ Writes to --assets: knn_cv.png, linear_loss.png, linear_search.png,
 templates.png; to --out: classifiers.md (the comparison table and every figure
 of the run) and classifiers.json (the same as numbers).
 """
-import argparse
 import json
 import os
 import resource

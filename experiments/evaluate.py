@@ -14,7 +14,6 @@ writes, from the saved weights, the training history and the MNIST test set
 and prints the per-class precision/recall table. The classes are named as the
 model was trained (train.py --classes; the digits by default).
 """
-import argparse
 import json
 import os
 import sys

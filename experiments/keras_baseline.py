@@ -15,7 +15,6 @@ the seconds per epoch: the median over epochs of the training pass alone
 (validation and test are evaluated after training, outside the timing).
 The first epoch includes TensorFlow's tracing; the median leaves it out.
 """
-import argparse
 import os
 import sys
 import time

@@ -41,14 +41,14 @@ import time
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from cli import make_parser, check_writable, positive_int, single_blas_thread
+from cli import make_parser, positive_int, report_folders, single_blas_thread
 from data import DataError
 from fileio import save_figure, write_atomically, write_json
 from handwriting import hard
 from handwriting.drawing import (arc, canvas_for, centred, encode, image_of, on_paper, place, rotated,
                                  ruled, shadow)
 from handwriting.preprocess import STEPS
-from handwriting.read import DEFAULT_MODEL, ROBUST_MODEL, ROOT, load_image, load_model
+from handwriting.read import DEFAULT_MODEL, ROBUST_MODEL, load_image, load_model
 
 MODELS = [("default", DEFAULT_MODEL), ("robust", ROBUST_MODEL)]
 TARGET = 0.97  # the accuracy each condition should reach (issue 9), 0.95 for fonts
@@ -384,11 +384,8 @@ def main(argv=None):
         sys.exit(f"error: {e}")
     if not models:
         sys.exit("error: no model to measure: train one with train.py")
-    docs = args.out or os.path.join(ROOT, "docs", "reports")
-    assets = args.out or os.path.join(ROOT, "docs", "images")
     try:  # before the long part, so a bad --out fails at once
-        for out in (docs, assets):
-            check_writable(out)
+        docs, assets = report_folders(args.out)
     except DataError as e:
         sys.exit(f"error: {e}")
     command = "python -m handwriting.benchmark" + (" " + " ".join(

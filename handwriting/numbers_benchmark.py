@@ -32,6 +32,7 @@ from cli import make_parser, positive_int, report_folders, single_blas_thread
 from data import DataError
 from fileio import save_figure, tile, write_atomically, write_json
 from handwriting import benchmark as hb
+from handwriting import drawing
 from handwriting.read import ROOT, default_model, load_model, read_number
 
 CONDITIONS = ["clean paper", "ruled paper", "thin pen", "shadow", "photo"]
@@ -103,25 +104,25 @@ def condition_image(digits, key, condition, spacing):
     rng = np.random.default_rng(key + [SPACINGS.index(spacing), CONDITIONS.index(condition)])
     if condition == "thin pen":
         ink = number_ink(digits, key, 150, 150 * rng.uniform(0.018, 0.025), spacing, rng)
-        return hb.image_of(hb.on_paper(hb.centred(ink, 1.6))), "PNG"
+        return drawing.image_of(drawing.on_paper(drawing.centred(ink, 1.6))), "PNG"
     if condition == "photo":
         small = int(rng.integers(30, 46))
         ink = number_ink(digits, key, small, small * rng.uniform(0.08, 0.12), spacing, rng)
         shape = (480, max(640, ink.shape[1] + 100))
-        photo = hb.place(ink, shape, int(rng.integers(50, shape[0] - ink.shape[0] - 50)),
+        photo = drawing.place(ink, shape, int(rng.integers(50, shape[0] - ink.shape[0] - 50)),
                          int(rng.integers(50, shape[1] - ink.shape[1] - 49)))
-        noisy = hb.on_paper(photo) + rng.normal(0, 0.02, photo.shape)
-        return hb.image_of(noisy), ("JPEG", 70)
+        noisy = drawing.on_paper(photo) + rng.normal(0, 0.02, photo.shape)
+        return drawing.image_of(noisy), ("JPEG", 70)
     height = int(rng.integers(90, 140))
     pen = height * rng.uniform(0.07, 0.11)
-    page = hb.centred(number_ink(digits, key, height, pen, spacing, rng), 1.6)
+    page = drawing.centred(number_ink(digits, key, height, pen, spacing, rng), 1.6)
     if condition == "clean paper":
-        return hb.image_of(hb.on_paper(page)), "PNG"
+        return drawing.image_of(drawing.on_paper(page)), "PNG"
     if condition == "ruled paper":
-        return hb.image_of(hb.on_paper(page, lines=hb.ruled(page.shape, rng))), "PNG"
+        return drawing.image_of(drawing.on_paper(page, lines=drawing.ruled(page.shape, rng))), "PNG"
     if condition == "shadow":
-        light = hb.shadow(page.shape, rng, sharp=bool(rng.random() < 0.5))
-        return hb.image_of(hb.on_paper(page, light=light)), "PNG"
+        light = drawing.shadow(page.shape, rng, sharp=bool(rng.random() < 0.5))
+        return drawing.image_of(drawing.on_paper(page, light=light)), "PNG"
     raise ValueError(f"unknown condition {condition!r}; the conditions are {CONDITIONS}")
 
 
@@ -137,7 +138,7 @@ def generate(per_length, seed, conditions=CONDITIONS, spacings=SPACINGS, lengths
             for spacing in spacings:
                 for condition in conditions:
                     image, fmt = condition_image(digits, key, condition, spacing)
-                    yield condition, spacing, digits, hb.encode(image, fmt), image
+                    yield condition, spacing, digits, drawing.encode(image, fmt), image
 
 
 # ---- reading and scoring ------------------------------------------------------------

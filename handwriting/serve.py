@@ -25,7 +25,6 @@ bottom and right one past the ink).
 
 Standard library only: http.server, one thread per connection.
 """
-import argparse
 import io
 import json
 import os

@@ -22,7 +22,6 @@ does with a person's digit. "pen +1 px" makes a stroke 1 pixel wider at
 --samples PNG also draws a few digits as --preset robust's augmentation
 changes them in training, beside some of the measured conditions.
 """
-import argparse
 import os
 import sys
 

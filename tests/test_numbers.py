@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw
 from conftest import run_script
 from handwriting import numbers, numbers_benchmark as nb
 from handwriting.read import default_model, load_model, read_number
-from test_serve import STROKES, number_drawing
+from test_serve import number_drawing
 
 # pytest resets the warning filters for each test, undoing preprocess's filter for
 # Pillow's warning about images over 89 MP (test_read_gray.py checks it for users).
