@@ -33,7 +33,7 @@ from PIL import Image, ImageDraw
 
 import fileio
 import train
-from handwriting import benchmark, serve
+from handwriting import benchmark, hard, serve
 from model import MLP
 
 # Pillow warns about the 100-megapixel image of "too many pixels" (which the server refuses).
@@ -297,11 +297,20 @@ def test_benchmark_counts_an_image_it_could_not_read_as_a_miss(tmp_path, monkeyp
     always_zero_model(tmp_path / "zero.npz")
     monkeypatch.setattr(benchmark, "MODELS", [("zero", str(tmp_path / "zero.npz"))])
     monkeypatch.setattr(benchmark, "generate", fake_images)
+    hand = hard.Hand("normal", "medium", 1.0, 0.0, 0.1, 1.0, 0.0)
+    monkeypatch.setattr(benchmark, "sample_picture", lambda path, *args, **kwargs: None)
+    monkeypatch.setattr(hard, "generate", lambda per_style, seed: [
+        hard.Sample(condition, "0 plain", hand, digit, data, image)
+        for condition, digit, data, image in fake_images(per_style, seed)])
     with contextlib.redirect_stdout(io.StringIO()):
-        benchmark.main(["--out", str(tmp_path)])
+        benchmark.main(["--out", str(tmp_path)])  # both tiers
     report = json.loads((tmp_path / "handwriting.json").read_text())
     assert report["images"] == 11
     assert report["accuracy"]["zero"] == {"readable": 1.0, "blank": 0.0, "unreadable": 0.0,
                                           "mixed": 0.5}
     assert report["confusions"]["zero"] == [[0, -1, 6]]  # refused: -1
     assert "0 as refused (6)" in (tmp_path / "handwriting.md").read_text()
+    hard_report = json.loads((tmp_path / "handwriting_hard.json").read_text())
+    assert hard_report["images"] == 11
+    assert hard_report["overall"]["zero"] == 5 / 11
+    assert hard_report["accuracy"]["zero"]["condition"] == report["accuracy"]["zero"]
