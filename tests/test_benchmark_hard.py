@@ -116,6 +116,7 @@ def test_hard_slice_is_read_and_its_steps_and_model_matter(hard_slice):
     assert max(correct(hard_slice, weak).values()) <= 15
 
 
+@pytest.mark.slow  # the whole command on the harder tier
 def test_hard_tier_command_writes_its_report(tmp_path):
     """The hard tier alone, 1 sample per style: every condition and style in
     the report, the JSON, and both pictures."""

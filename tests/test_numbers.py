@@ -166,6 +166,7 @@ def test_touching_numbers_touch_and_apart_ones_do_not():
         assert len(numbers.components(ink > 0.5)[1]) == pieces
 
 
+@pytest.mark.slow  # the whole command
 def test_benchmark_command_writes_its_report(tmp_path):
     result = run_script("handwriting/numbers_benchmark.py", "--per-length", "1",
                         "--out", tmp_path)
