@@ -50,7 +50,7 @@ QUICK = dict(train_size=5000, eval_size=1000, cv_size=1000, iters=300,
 
 def parse_args(argv=None):
     p = make_parser("k-nearest neighbours, a linear SVM and a softmax classifier on MNIST, "
-        "from scratch, compared with the MLP of train.py.", __spec__)
+                    "from scratch, compared with the MLP of train.py.", __spec__)
     p.add_argument("--data", default=default_data_path(), help=DATA_HELP)
     p.add_argument("--out", default=None,
                    help="folder for classifiers.md and classifiers.json "

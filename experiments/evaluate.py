@@ -36,7 +36,8 @@ ASSETS, DOCS = os.path.join("docs", "images"), os.path.join("docs", "reports")
 
 def parse_args(argv=None):
     p = make_parser("Evaluate a trained MLP on the MNIST test set: confusion matrix, "
-        "mistakes, first-layer weights, robustness to noise and rotation, dead ReLUs.", __spec__)
+                    "mistakes, first-layer weights, robustness to noise and rotation, dead "
+                    "ReLUs.", __spec__)
     p.add_argument("--model", default="model.npz", help="weights saved by train.py")
     p.add_argument("--results", default=None,
                    help="results.json from the same training run, for the dead-ReLU "

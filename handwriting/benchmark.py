@@ -251,7 +251,8 @@ def generate(per_digit, seed, conditions=None, digits=range(10), fonts=True):
 
 def parse_args(argv=None):
     p = make_parser("Read generated handwriting-like digits under the conditions a person "
-        "meets, through predict.py's own reading path, and report accuracy per condition.", __spec__)
+                    "meets, through predict.py's own reading path, and report accuracy per "
+                    "condition.", __spec__)
     p.add_argument("--per-digit", type=positive_int, default=10,
                    help="handwritten samples per digit (each drawn under every condition)")
     p.add_argument("--seed", type=int, default=0, help="seed of everything drawn")

@@ -244,7 +244,7 @@ class DigitServer(ThreadingHTTPServer):
 
 def parse_args(argv=None):
     p = make_parser("Serve a page to draw digits on and watch the network read them, and "
-        "the API behind it (POST /predict with an image file as the body).", __spec__)
+                    "the API behind it (POST /predict with an image file as the body).", __spec__)
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on. The default answers this computer only. "
                    "--host 0.0.0.0 lets anyone who can reach this machine on the network use "
