@@ -14,11 +14,8 @@ import sys
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-import train  # noqa: E402
-from augment import Augmenter, affine_elastic, stroke_width  # noqa: E402
+import train
+from augment import Augmenter, affine_elastic, stroke_width
 
 ROWS = slice(6, 22)  # the rows a test line covers, away from its ends
 

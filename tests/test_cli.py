@@ -12,33 +12,28 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 
 import matplotlib
 import matplotlib.pyplot
 import numpy as np
 import pytest
 
-matplotlib.use("Agg")
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from experiments import keras_baseline as baseline
+import data
+import predict
+import train
 from classifiers import compare as baselines
+from conftest import ROOT, parser_of, write_idx
+from experiments import evaluate, tune
+from experiments import keras_baseline as baseline
 from experiments import speed as benchmark
-import data  # noqa: E402
-from experiments import evaluate
+from fileio import write_atomically
 from handwriting import benchmark as handwriting_benchmark
-import predict  # noqa: E402
 from handwriting import serve
 from handwriting import strokes as stroke_robustness
-import train  # noqa: E402
-from experiments import tune
-from conftest import parser_of, write_idx  # noqa: E402
-from fileio import write_atomically  # noqa: E402
-from model import MLP  # noqa: E402
-from provenance import weights_sha256  # noqa: E402
+from model import MLP
+from provenance import weights_sha256
+
+matplotlib.use("Agg")  # the tests draw no window
 
 PICTURES = {"confusion_matrix.png", "mistakes.png", "weights.png", "robustness.png",
             "dead_relu.png"}

@@ -1,19 +1,16 @@
 """Reading real handwriting: each preprocessing step on an image where its
 effect is known, and a slice of handwriting/benchmark.py."""
 import os
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
+from conftest import ROOT
 from handwriting import benchmark as hb
-from model import MLP  # noqa: E402
-from handwriting.preprocess import (MNIST_STROKE_WIDTH, STEPS, components, light_on_dark,  # noqa: E402
-                        max_filter, mnist_like, separate_ink, stroke_width)
+from handwriting.preprocess import (MNIST_STROKE_WIDTH, STEPS, components, light_on_dark,
+                                    max_filter, mnist_like, separate_ink, stroke_width)
+from model import MLP
 
 
 def four(height=120, pen=10, canvas=(200, 200), at=(40, 60)):
