@@ -102,23 +102,24 @@ def single_blas_thread():
     """
     wanted = os.environ.get("OPENBLAS_NUM_THREADS") or "1"
     os.environ["OPENBLAS_NUM_THREADS"] = wanted
-    library = loaded_openblas()
-    if library is None or not wanted.isdigit():
-        return  # not loaded yet (it will read the variable), or not OpenBLAS
-    for prefix in ("scipy_openblas", "openblas"):
-        for suffix in ("64_", ""):
-            set_threads = getattr(library, f"{prefix}_set_num_threads{suffix}", None)
-            if set_threads is not None:
-                set_threads(int(wanted))
-                return
+    set_threads = openblas_function("set_num_threads")
+    if set_threads is not None and wanted.isdigit():  # else not loaded yet: it reads the variable
+        set_threads(int(wanted))
 
 
-def loaded_openblas():
-    """The OpenBLAS library this process has loaded (Linux: from /proc/self/maps), or None."""
+def openblas_function(name):
+    """The function ``name`` (e.g. "get_config") of the OpenBLAS this process has
+    loaded (Linux: found in /proc/self/maps), or None. NumPy's own build prefixes
+    and suffixes the names (scipy_openblas_get_config64_), a system one does not."""
     try:
         with open("/proc/self/maps") as f:
             paths = {line.split()[-1] for line in f if "openblas" in line.lower()}
-        path = next(p for p in sorted(paths) if ".so" in os.path.basename(p))
-        return ctypes.CDLL(path)
+        library = ctypes.CDLL(next(p for p in sorted(paths) if ".so" in os.path.basename(p)))
     except (OSError, StopIteration, IndexError):
         return None
+    for prefix in ("scipy_openblas", "openblas"):
+        for suffix in ("64_", ""):
+            function = getattr(library, f"{prefix}_{name}{suffix}", None)
+            if function is not None:
+                return function
+    return None

@@ -206,7 +206,7 @@ class MLP:
 
     def loss(self, X, y, train=False):
         """(loss, grads) for a batch: one forward and one backward pass."""
-        probs, cache = self.forward(X, train=train)
+        _, cache = self.forward(X, train=train)
         loss = self.data_loss(y, cache) + self.l2_penalty()
         return loss, self.backward(y, cache)
 

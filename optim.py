@@ -60,6 +60,24 @@ def flush_below(a, floor, work, keep):
     np.multiply(a, keep, out=a)
 
 
+def count_subnormals(arrays):
+    """How many entries of the float arrays are subnormal: nonzero but smaller in
+    magnitude than the dtype's smallest normal number (the count is the same on
+    every CPU, however much each one pays for them)."""
+    count = 0
+    for a in arrays:
+        if a.dtype.kind == "f":
+            count += int(np.count_nonzero((a != 0) & (np.abs(a) < np.finfo(a.dtype).tiny)))
+    return count
+
+
+def state_arrays(optimizer):
+    """Every array of state an optimizer keeps between steps (SGD's velocities, Adam's
+    moments), the arrays that decay toward zero."""
+    return [a for value in vars(optimizer).values() if isinstance(value, dict)
+            for a in value.values() if isinstance(a, np.ndarray)]
+
+
 class _Workspace:
     """Work arrays kept across steps, one per (parameter, role): the same
     memory every step instead of a fresh temporary per operation."""

@@ -17,7 +17,7 @@ import platform
 import subprocess
 import sys
 
-from cli import loaded_openblas
+from cli import openblas_function
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Where keras.datasets.mnist.load_data() keeps its download.
@@ -98,17 +98,11 @@ def blas_info():
         info.update(name=built.get("name"), version=built.get("version"))
     except Exception:  # older NumPy, or another layout of show_config
         pass
-    library = loaded_openblas()
-    if library is not None:
-        for prefix in ("scipy_openblas", "openblas"):
-            for suffix in ("64_", ""):
-                config = getattr(library, f"{prefix}_get_config{suffix}", None)
-                threads = getattr(library, f"{prefix}_get_num_threads{suffix}", None)
-                if config is not None and threads is not None:
-                    config.restype = ctypes.c_char_p
-                    info["config"] = config().decode(errors="replace").strip()
-                    info["threads"] = int(threads())
-                    return info
+    config, threads = openblas_function("get_config"), openblas_function("get_num_threads")
+    if config is not None and threads is not None:
+        config.restype = ctypes.c_char_p
+        info["config"] = config().decode(errors="replace").strip()
+        info["threads"] = int(threads())
     return info
 
 

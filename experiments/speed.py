@@ -86,27 +86,6 @@ def matmul_floor(sizes, n, batch_size):
     return run, flops
 
 
-def subnormals(arrays):
-    """How many entries of the arrays are subnormal: nonzero but smaller in magnitude
-    than the dtype's smallest normal number. Arithmetic on them is slow on many CPUs
-    (tens of times slower per operation on some Intel cores), and no float32 weight of
-    size ~1e-2 can be changed by one; the count is the same on every CPU."""
-    import numpy as np
-    count = 0
-    for a in arrays:
-        if a.dtype.kind == "f":
-            tiny = np.finfo(a.dtype).tiny
-            count += int(np.count_nonzero((a != 0) & (np.abs(a) < tiny)))
-    return count
-
-
-def optimizer_state(optimizer):
-    """Every array an optimizer keeps between steps (SGD's velocities, Adam's moments)."""
-    import numpy as np
-    return [a for value in vars(optimizer).values() if isinstance(value, dict)
-            for a in value.values() if isinstance(a, np.ndarray)]
-
-
 class StepClock:
     """Times the parts of real training steps from inside the loop: the callables a
     step calls are wrapped, so each part is measured on the arrays and the state
@@ -330,7 +309,7 @@ def worker(args):
     then hits all of them alike, so their ratios hold even on a busy machine."""
     import numpy as np
     from model import MLP
-    from optim import SCHEDULES, SGD
+    from optim import SCHEDULES, SGD, count_subnormals, state_arrays
     from train import fit
     train, val, test = load_data(args.data)
     n = len(train[0])
@@ -356,8 +335,8 @@ def worker(args):
     def between_epochs(line):  # fit calls this after each epoch's timed pass
         if args.parts:  # first, before anything else runs through the wrappers
             parts.append(clock.take())
-            counts.append({"params": subnormals(model.params.values()),
-                           "optimizer": subnormals(optimizer_state(optimizer))})
+            counts.append({"params": count_subnormals(model.params.values()),
+                           "optimizer": count_subnormals(state_arrays(optimizer))})
         test_accuracy.append(model.accuracy(*test))
         times["floor"].append(timed(floor))
         if other is not None:

@@ -2,9 +2,9 @@
 without changing it, and subnormal numbers are counted as they are."""
 import numpy as np
 
-from experiments.speed import StepClock, optimizer_state, subnormals
+from experiments.speed import StepClock
 from model import MLP
-from optim import SGD
+from optim import SGD, count_subnormals, state_arrays
 from train import fit
 
 
@@ -51,7 +51,7 @@ def test_subnormals_are_counted_in_any_float_array():
     tiny32 = np.finfo(np.float32).tiny
     a = np.array([0, 1.0, tiny32, tiny32 / 2, -1e-40, 1e-45], dtype=np.float32)
     b = np.array([1e-310, 1e-300, 0.0])  # float64's own range
-    assert subnormals([a, b, np.arange(3)]) == 3 + 1
+    assert count_subnormals([a, b, np.arange(3)]) == 3 + 1
 
 
 def test_optimizer_state_is_every_array_kept_between_steps():
@@ -59,6 +59,6 @@ def test_optimizer_state_is_every_array_kept_between_steps():
     optimizer = SGD(lr=0.1, momentum=0.9)
     grads = {k: np.ones_like(v) for k, v in model.params.items()}
     optimizer.step(model.params, grads)
-    state = optimizer_state(optimizer)
+    state = state_arrays(optimizer)
     assert len(state) == len(model.params)
     assert sum(a.size for a in state) == sum(p.size for p in model.params.values())

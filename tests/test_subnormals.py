@@ -13,14 +13,14 @@ import pytest
 
 import optim
 from model import MLP
-from optim import SGD, Adam
+from optim import SGD, Adam, count_subnormals
 
 TINY = np.finfo(np.float32).tiny
 
 
 def subnormals(a):
     """Number of entries of ``a`` with 0 < |a| < tiny."""
-    return int(np.count_nonzero((a != 0) & (np.abs(a) < np.finfo(a.dtype).tiny)))
+    return count_subnormals([a])
 
 
 def state_of(opt):
