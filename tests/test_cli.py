@@ -480,3 +480,34 @@ def test_tune_out_that_cannot_be_written_fails_before_any_trial(tiny, tmp_path, 
     assert error is not None and error.startswith("error: --out ") and "\n" not in error
     assert "cannot write there" in error
     assert started == []  # not even the data was loaded, let alone workers started
+
+
+def test_one_blas_thread_in_every_loaded_openblas():
+    """train.py loads two OpenBLAS libraries, NumPy's (matrix products) and SciPy's
+    (the optimizer's axpy); left at its default, SciPy's ran the update on every
+    core. Run as a user runs it: a fresh process without OPENBLAS_NUM_THREADS."""
+    import sys
+    if sys.platform != "linux":
+        pytest.skip("finds the loaded libraries in /proc/self/maps (Linux)")
+    code = ("import json, os, train, cli\n"
+            "cli.single_blas_thread()\n"
+            "def threads(): return [cli.openblas_function('get_num_threads', lib)()\n"
+            "                       for lib in cli.loaded_openblas()]\n"
+            "before = threads()\n"
+            "with cli.blas_threads_for_big_products():\n"
+            "    during = threads()\n"
+            "print(json.dumps([before, during, threads(), os.cpu_count()]))\n")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    before, during, after, cores = json.loads(out.strip().splitlines()[-1])
+    assert len(before) >= 1
+    assert before == [1] * len(before) == after
+    # The 10,000-image passes (validation, test) may use every core, NumPy's BLAS only.
+    assert during == [cores] + [1] * (len(before) - 1)
+    # A thread count the user chose is theirs everywhere.
+    env["OPENBLAS_NUM_THREADS"] = "1"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    before, during, after, cores = json.loads(out.strip().splitlines()[-1])
+    assert before == during == after == [1] * len(before)

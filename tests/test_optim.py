@@ -53,3 +53,34 @@ def test_cosine_schedule():
     assert cosine(0.5) == pytest.approx(0.5)
     assert cosine(1) == pytest.approx(0, abs=1e-12)
     assert SCHEDULES["constant"](0.7) == 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_updates_every_parameter_in_place(dtype, momentum):
+    """SGD runs BLAS's axpy on flat views of the weights: the arrays in ``params``
+    (2-D, as the model keeps them) must change themselves, by the formula, over
+    several steps. A copy made on the way (a wrong dtype, a non-contiguous view)
+    would leave them untouched."""
+    rng = np.random.default_rng(0)
+    params = {"W": rng.standard_normal((5, 3)).astype(dtype), "b": np.zeros(3, dtype)}
+    arrays = dict(params)  # the same objects
+    expect = {k: v.astype(np.float64) for k, v in params.items()}
+    velocity = {k: np.zeros_like(v) for k, v in expect.items()}
+    opt = SGD(lr=0.05, momentum=momentum)
+    for _ in range(3):
+        grads = {k: rng.standard_normal(v.shape).astype(dtype) for k, v in params.items()}
+        opt.step(params, grads)
+        for k in expect:
+            velocity[k] = momentum * velocity[k] - 0.05 * grads[k]
+            expect[k] += velocity[k]
+    for k in params:
+        assert params[k] is arrays[k] and params[k].dtype == dtype
+        np.testing.assert_allclose(params[k], expect[k], rtol=1e-5 if dtype == np.float32 else 1e-12,
+                                   atol=1e-6 if dtype == np.float32 else 1e-14)
+
+
+def test_sgd_refuses_a_parameter_it_cannot_update_in_place():
+    params = {"W": np.ones((4, 3), np.float32).T}  # a transposed view: not C-contiguous
+    with pytest.raises(ValueError, match="C-contiguous"):
+        SGD(lr=0.1, momentum=0.9).step(params, {"W": np.ones((3, 4), np.float32)})
