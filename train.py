@@ -12,17 +12,19 @@ import math
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from augment import Augmenter
-from cli import (make_parser, check_writable, checked, fraction, non_negative_float,
-                 non_negative_int, positive_float, positive_int, single_blas_thread)
+from cli import (blas_threads_for_big_products, make_parser, check_writable, checked, fraction,
+                 non_negative_float, non_negative_int, positive_float, positive_int,
+                 single_blas_thread)
 from data import (DATA_HELP, DIGITS, VAL_SIZE, DataError, default_data_path, load_mnist,
                   prepare)
 from fileio import save_figure, write_json
 from model import ACTIVATIONS, MLP, dead_fraction
-from optim import SCHEDULE_NAMES, SCHEDULES, SGD, Adam, make_schedule
+from optim import SCHEDULE_NAMES, SCHEDULES, SGD, Adam, make_schedule, scal_axpy
 from provenance import environment, weights_sha256
 
 
@@ -233,7 +235,8 @@ def fit(model, optimizer, train, val, epochs, batch_size, seed=0,
             line = (f"Epoch {epoch:{len(str(epochs))}d}/{epochs}  "
                     f"loss {history['loss'][-1]:.4f}  acc {history['accuracy'][-1]:.4f}")
             if len(X_val):
-                probs, cache = model.forward(X_val)  # one pass for all three figures
+                with blas_threads_for_big_products():
+                    probs, cache = model.forward(X_val)  # one pass for all three figures
                 # The same loss as training's (with the L2 term), but no dropout.
                 history["val_loss"].append(model.data_loss(y_val, cache) + model.l2_penalty())
                 history["val_accuracy"].append(float(np.mean(probs.argmax(axis=1) == y_val)))
@@ -250,17 +253,26 @@ def fit(model, optimizer, train, val, epochs, batch_size, seed=0,
 
 
 # ---- outputs ---------------------------------------------------------------
+FIGURE_DPI = 110  # loss_curve.png: 15 x 4 inches, 1650 x 440 pixels
+
+
 def plot_history(history, path):
     """loss_curve.png: see history_figure."""
-    save_figure(history_figure(history), path)
+    save_figure(history_figure(history), path, dpi=FIGURE_DPI)
+
+
+def pyplot():
+    """matplotlib.pyplot, drawing to files only (the Agg backend)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
 
 
 def history_figure(history):
     """Three panels: the training loss per iteration; the loss per epoch, training
     against validation (where overfitting shows); the accuracy per epoch."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     losses = np.asarray(history["iteration_loss"])
@@ -269,7 +281,9 @@ def history_figure(history):
     epochs = np.arange(1, len(history["loss"]) + 1)
     window = max(1, min(100, len(losses) // 20))
     smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4))
+    # Made at the dpi it is saved with, so that saving reuses the text sizes
+    # tight_layout measured (0.13 s less to draw).
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4), dpi=FIGURE_DPI)
     ax1.plot(iters, losses, lw=0.4, alpha=0.25, color="C0", label="per iteration")
     ax1.plot(iters[window - 1:], smooth, lw=1, color="C0", label=f"mean of {window} iterations")
     # An epoch's mean belongs at its middle, where the running mean passes through it.
@@ -297,14 +311,29 @@ def history_figure(history):
     return fig
 
 
+def load_data(args):
+    """The data set as loaded (for its image shape) and as (train, val, test)."""
+    data = load_mnist(args.data, len(args.classes))
+    return data, prepare(data, args.val_size, args.data or "keras.datasets.mnist")
+
+
 def main(argv=None):
     single_blas_thread()
     args = parse_args(argv)
     t_start = time.perf_counter()
     try:
         check_writable(args.out)
-        data = load_mnist(args.data, len(args.classes))
-        train, val, test = prepare(data, args.val_size, args.data or "keras.datasets.mnist")
+        if args.data:
+            # Decompressing and scaling the images run mostly outside Python's
+            # GIL, so a thread loads them while this one imports what comes
+            # later: matplotlib for loss_curve.png and SciPy's BLAS for SGD.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                loading = pool.submit(load_data, args)
+                pyplot()
+                scal_axpy(np.float32)
+                data, (train, val, test) = loading.result()
+        else:  # keras.datasets.mnist imports TensorFlow: no other import alongside it
+            data, (train, val, test) = load_data(args)
     except DataError as e:
         sys.exit(f"error: {e}")
     print(f"data: {args.data or 'keras.datasets.mnist'}: {len(train[0])} training, "
@@ -330,7 +359,8 @@ def main(argv=None):
     except Interrupted as e:
         sys.exit(f"\ninterrupted after {e.epochs_done} of {args.epochs} epochs: "
                  "nothing was written.")
-    test_accuracy = model.accuracy(*test)
+    with blas_threads_for_big_products():
+        test_accuracy = model.accuracy(*test)
     print(f"Test accuracy: {test_accuracy:.4f}")
 
     results = {
