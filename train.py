@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from augment import Augmenter
+from augment import Augmenter, with_flagged_ones
 from cli import (blas_threads_for_big_products, make_parser, check_writable, checked, fraction,
                  non_negative_float, non_negative_int, positive_float, positive_int,
                  single_blas_thread)
@@ -59,7 +59,7 @@ PRESETS = {
 # The model for reading people's digits (predict.py's first choice): the record's
 # recipe plus slants either way and bolder and finer strokes; see README.md,
 # "The robust model", for how they were chosen.
-PRESETS["robust"] = dict(PRESETS["best"], slant=10.0, thicken=1.5, thin=1.5)
+PRESETS["robust"] = dict(PRESETS["best"], slant=10.0, thicken=1.5, thin=1.5, flag_ones=0.5)
 
 
 def preset_help():
@@ -117,6 +117,10 @@ def parse_args(argv=None):
                    default=0.0, help="strokes made up to this many pixels narrower, as by a finer "
                    "pen (grayscale erosion, ink kept at full strength), at most 2; each image's "
                    "width change is uniform in [-THIN, THICKEN]")
+    g.add_argument("--flag-ones", type=checked(float, lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+                   default=0.0,
+                   help="add a flagged copy (the stroke a European 1 starts with, see "
+                   "augment.add_flag) of this fraction of the training 1s; digits only")
     g.add_argument("--clean-epochs", type=non_negative_int, default=0,
                    help="train the last CLEAN_EPOCHS epochs on unaugmented images")
     p.add_argument("--activation", choices=list(ACTIVATIONS), default="relu",
@@ -140,6 +144,8 @@ def parse_args(argv=None):
     if args.preset:  # the preset's values become the defaults; parse again
         p.set_defaults(**PRESETS[args.preset])
         args = p.parse_args(argv)
+    if args.flag_ones and args.classes != DIGITS:
+        p.error("--flag-ones draws European 1s: it is for the digits, not for --classes")
     if args.warmup >= args.epochs:
         p.error(f"--warmup {args.warmup:g} must be fewer epochs than --epochs {args.epochs}")
     return args
@@ -336,7 +342,10 @@ def main(argv=None):
             data, (train, val, test) = load_data(args)
     except DataError as e:
         sys.exit(f"error: {e}")
-    print(f"data: {args.data or 'keras.datasets.mnist'}: {len(train[0])} training, "
+    if args.flag_ones:
+        train = with_flagged_ones(*train, args.flag_ones, seed=args.seed)
+    print(f"data: {args.data or 'keras.datasets.mnist'}: {len(train[0])} training"
+          f"{' (with flagged 1s)' if args.flag_ones else ''}, "
           f"{len(val[0])} validation, {len(test[0])} test images")
 
     sizes = (train[0].shape[1], *args.hidden, len(args.classes))
