@@ -449,8 +449,10 @@ def mnist_like(gray, skip=()):
     unknown = set(skip) - set(STEPS)
     if unknown:
         raise ValueError(f"unknown preprocessing steps {sorted(unknown)}; the steps are {STEPS}")
+    scan = False
     if SMOOTH_BLOCKS not in skip:  # a tiny scan enlarged blockily (handwriting/blocks.py)
-        gray = smooth_blocks(gray)
+        smooth = smooth_blocks(gray)
+        scan, gray = smooth is not gray, smooth
     ink = light_on_dark(gray, local=FLATTEN_PAPER not in skip)
     if REMOVE_LINES not in skip:  # lines as dark as the pen (handwriting/ruled_lines.py)
         ink = remove_ruled_lines(ink)
@@ -459,7 +461,10 @@ def mnist_like(gray, skip=()):
     crop = crop_to_ink(ink)
     if DESKEW not in skip:  # the slant sheared upright (handwriting/deskew.py)
         crop = crop_to_ink(deskew(crop))
-    if NORMALISE_WIDTH not in skip:
+    # A scan enlarged from a few pixels has the width smooth_blocks drew, not a
+    # pen's: eroding or dilating it by whole pixels at this size breaks an 8x8
+    # scan's strokes apart or fills its loops.
+    if NORMALISE_WIDTH not in skip and not scan:
         crop = normalise_width(crop)
     patch = fit_box(crop, restretch=RESTRETCH not in skip)
     return centred_in_field(patch)

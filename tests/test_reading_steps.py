@@ -124,3 +124,18 @@ def test_a_single_long_bar_is_not_a_ruled_line():
 
 def test_the_new_steps_can_be_switched_off():
     assert {"deskew", "smooth_blocks", "remove_lines"} <= set(STEPS)
+
+
+def test_a_blocky_scan_keeps_the_width_smooth_blocks_gave_it():
+    """normalise_width is for a pen's width; after smooth_blocks has redrawn an 8x8
+    scan it is left out (it broke such scans' strokes apart), and it still acts on
+    an ordinary drawing."""
+    small = np.zeros((8, 8))
+    small[1:7, 2] = small[1:7, 5] = small[1, 2:6] = small[6, 2:6] = 1.0  # a ring, 8x8
+    scan = 1.0 - np.kron(small, np.ones((12, 12)))                     # enlarged, dark ink
+    np.testing.assert_array_equal(mnist_like(scan), mnist_like(scan, skip=("normalise_width",)))
+    # A thin pen's digit, drawn smoothly: the width step still makes it MNIST-wide.
+    page = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(page).ellipse((60, 30, 140, 170), outline=0, width=3)
+    drawn = np.asarray(page, dtype=np.float64) / 255
+    assert not np.array_equal(mnist_like(drawn), mnist_like(drawn, skip=("normalise_width",)))
