@@ -540,6 +540,15 @@ return seen.getContext("2d").getImageData(0, 0, 28, 28).data.filter((v, i) => i 
 """
 
 
+SITE = " - MNIST from scratch in NumPy"  # the page's title after its heading's words
+
+
+def heading_and_title(driver):
+    """The page's heading (its h1) and the tab's title, as the reader sees them."""
+    from selenium.webdriver.common.by import By
+    return driver.find_element(By.TAG_NAME, "h1").text, driver.title
+
+
 def open_page(driver, url, size):
     """The page at ``url`` in a window of ``size`` (width, height): (the pad,
     #prediction, reads) - reads(text) waits up to 10 s for #prediction to say
@@ -574,6 +583,7 @@ def test_page_reads_digits_drawn_in_a_real_browser(browser, served):
     driver = browser
     pad, prediction, reads = open_page(driver, served, (960, 720))
     assert prediction.text == "" and driver.execute_script(PAD_IS_BLANK)
+    assert heading_and_title(driver) == ("Draw a digit", "Draw a digit" + SITE)
 
     # A mouse: the answer comes while the button is still down (live), and stays.
     draw(driver, pad, 1, "mouse", lift=False)
@@ -679,16 +689,19 @@ return [...document.querySelectorAll("#digits figure")].map(figure => {
 
 @pytest.mark.slow  # starts Chromium
 def test_page_reads_a_number_written_in_a_real_browser(browser, served):
-    """Ticking "a whole number" widens the pad; a number written on it with a
-    pen is read, and each digit the network saw is shown with its answer.
-    Unticked, the pad is square again and reads one digit as before. With
+    """Ticking "a whole number" widens the pad and makes the heading and title
+    "Write a number"; a number written on it with a pen is read, and each digit
+    the network saw is shown with its answer. Unticked, the pad is square again,
+    "Draw a digit" again, and reads one digit as before. With
     SCREENSHOTS=folder, saves draw_a_number.png there (for the README)."""
     from selenium.webdriver.common.by import By
 
     driver = browser
     pad, prediction, reads = open_page(driver, served, (960, 900))
     square = pad.size
+    assert heading_and_title(driver) == ("Draw a digit", "Draw a digit" + SITE)
     driver.find_element(By.ID, "number-mode").click()
+    assert heading_and_title(driver) == ("Write a number", "Write a number" + SITE)
     assert driver.execute_script(PAD_IS_BLANK)
     assert pad.size["width"] == pytest.approx(2.5 * pad.size["height"], abs=4)  # +- borders
     assert pad.size["width"] > 2 * square["width"]
@@ -716,6 +729,7 @@ def test_page_reads_a_number_written_in_a_real_browser(browser, served):
     reads("7")
     driver.find_element(By.ID, "number-mode").click()
     reads("")
+    assert heading_and_title(driver) == ("Draw a digit", "Draw a digit" + SITE)
     assert pad.size == square and driver.execute_script(PAD_IS_BLANK)
     draw(driver, pad, 4, "pen")
     reads("4")

@@ -30,6 +30,10 @@ const LIVE_EVERY = 150;
 const HINTS = {digit: "Draw a digit from 0 to 9, large, in the box.",
                number: "Write a number, digits side by side, large, in the box."};
 const hint = () => HINTS[numberMode.checked ? "number" : "digit"];
+// The heading and the tab's title say what the pad is for (index.html has the digit's).
+const heading = document.querySelector("header h1");
+const HEADINGS = {digit: "Draw a digit", number: "Write a number"};
+const SITE = " - MNIST from scratch in NumPy";
 
 let drawn = false;      // is there ink on the pad?
 let stroke = null;      // the stroke in progress: {id: pointerId, last: [x, y]}
@@ -114,8 +118,14 @@ function clearAll() {
   showDigits(null);
 }
 document.getElementById("clear").addEventListener("click", clearAll);
-numberMode.addEventListener("change", () => {
+function showMode() {
+  const mode = numberMode.checked ? "number" : "digit";
   document.body.classList.toggle("number", numberMode.checked);
+  heading.textContent = HEADINGS[mode];
+  document.title = HEADINGS[mode] + SITE;
+}
+numberMode.addEventListener("change", () => {
+  showMode();
   clearAll();  // a new pad, of the other shape
 });
 document.addEventListener("keydown", event => {
@@ -268,5 +278,5 @@ function heat(t) {
 }
 
 // A reload may keep the box ticked.
-document.body.classList.toggle("number", numberMode.checked);
+showMode();
 clearAll();
