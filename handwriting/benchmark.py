@@ -1,8 +1,18 @@
 """How well predict.py reads handwriting that is not MNIST's: a benchmark the project owns.
 
-    python -m handwriting.benchmark --ablation   # every table and picture in docs/: both tiers
+    python -m handwriting.benchmark --all        # every table and picture the docs show (~20 min)
+    python -m handwriting.benchmark --ablation   # both tiers, each reading step off in turn
     python -m handwriting.benchmark --tier hard --model old=old/model.npz   # a model of your own too
     python -m handwriting.benchmark --per-digit 5 --per-style 3 --out /tmp/hw   # quicker, smaller
+
+--all makes everything docs/reading-handwriting.md and docs/drawing-page.md
+show, into docs/reports and docs/images (or --out): both tiers with the
+ablation, the numbers benchmark (handwriting/numbers_benchmark.py), MNIST's
+test set re-drawn with other pens and the robust preset's augmentation
+(handwriting/strokes.py), and the drawing page's screenshots (the browser
+tests of tests/test_serve.py, in headless Chromium). A part this machine
+cannot make is skipped with one line saying why; the exit status is 1 only
+if a part failed.
 
 Two tiers. The standard one (below) draws a few templates per digit under
 one condition at a time; models read it at 99-100 %. The harder tier
@@ -35,20 +45,22 @@ Everything is drawn from one seed: the same command gives the same numbers.
 import argparse
 import collections
 import os
+import subprocess
 import sys
 import time
+import traceback
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from cli import make_parser, positive_int, report_folders, single_blas_thread
-from data import DataError
+from data import DATA_HELP, DataError, default_data_path, load_mnist, prepare
 from fileio import save_figure, write_atomically, write_json
 from handwriting import hard
 from handwriting.drawing import (arc, canvas_for, centred, encode, image_of, on_paper, place, rotated,
                                  ruled, shadow)
 from handwriting.preprocess import STEPS
-from handwriting.read import DEFAULT_MODEL, ROBUST_MODEL, load_image, load_model
+from handwriting.read import DEFAULT_MODEL, ROBUST_MODEL, ROOT, default_model, load_image, load_model
 
 MODELS = [("default", DEFAULT_MODEL), ("robust", ROBUST_MODEL)]
 TARGET = 0.97  # the accuracy each condition should reach (issue 9), 0.95 for fonts
@@ -269,7 +281,34 @@ def parse_args(argv=None):
                    help="harder tier: samples per writing style (each drawn under every condition)")
     p.add_argument("--model", action="append", default=[], metavar="NAME=PATH", type=named_model,
                    help="also measure this model.npz, in a column NAME (repeatable)")
-    return p.parse_args(argv)
+    p.add_argument("--all", action="store_true",
+                   help="make every table and picture docs/reading-handwriting.md and "
+                   "docs/drawing-page.md show: both tiers with --ablation, the numbers "
+                   "benchmark, MNIST re-drawn with other pens (handwriting.strokes) and the "
+                   "drawing page's screenshots (in headless Chromium)")
+    p.add_argument("--per-length", type=positive_int, default=None,
+                   help="with --all: numbers of each length per condition and spacing in the "
+                   "numbers benchmark (default: 40, as python -m handwriting.numbers_benchmark)")
+    p.add_argument("--mnist-images", type=positive_int, default=None, metavar="N",
+                   help="with --all: how many of MNIST's test images are re-drawn for "
+                   "strokes.json (default: all 10,000)")
+    p.add_argument("--data", default=None, metavar="PATH",
+                   help="with --all: MNIST for strokes.json and for the network the "
+                   "screenshots' page reads with; " + DATA_HELP)
+    args = p.parse_args(argv)
+    if args.all:
+        if args.tier != "both":
+            p.error("--all makes both tiers: leave --tier out")
+        if args.without:
+            p.error("--all makes the docs' tables, with every step on: leave --without out")
+        args.ablation = True
+        args.per_length = args.per_length or 40
+        args.data = args.data or default_data_path()
+    else:
+        for flag in ("per_length", "mnist_images", "data"):
+            if getattr(args, flag) is not None:
+                p.error(f"--{flag.replace('_', '-')} is for --all")
+    return args
 
 
 def named_model(text):
@@ -378,9 +417,10 @@ def markdown(report):
 def main(argv=None):
     single_blas_thread()
     args = parse_args(argv)
+    paths = [(name, path) for name, path in MODELS + args.model
+             if os.path.exists(path) or (name, path) in args.model]
     try:
-        models = [(name, load_model(path)) for name, path in MODELS + args.model
-                  if os.path.exists(path) or (name, path) in args.model]
+        models = [(name, load_model(path)) for name, path in paths]
     except ValueError as e:
         sys.exit(f"error: {e}")
     if not models:
@@ -391,6 +431,8 @@ def main(argv=None):
         sys.exit(f"error: {e}")
     command = "python -m handwriting.benchmark" + (" " + " ".join(
         sys.argv[1:] if argv is None else argv)).rstrip()
+    if args.all:
+        sys.exit(everything(args, models, paths, docs, assets, command))
     if args.tier in ("standard", "both"):
         standard_tier(args, models, docs, assets, command)
     if args.tier in ("hard", "both"):
@@ -467,6 +509,8 @@ def standard_tier(args, models, docs, assets, command):
     sample_picture(os.path.join(assets, "handwriting_samples.png"), rows, inputs, seen)
     print(f"wrote {os.path.join(docs, 'handwriting.md')} (and .json), "
           f"{os.path.join(assets, 'handwriting_samples.png')}")
+    return [os.path.join(docs, "handwriting.md"), os.path.join(docs, "handwriting.json"),
+            os.path.join(assets, "handwriting_samples.png")]
 
 # ---- the harder tier ------------------------------------------------------------
 HARD_TARGET, STYLE_TARGET = 0.95, 0.90  # issue 18: all images, and each style
@@ -538,6 +582,9 @@ def hard_tier(args, models, docs, assets, command):
     print(f"wrote {os.path.join(docs, 'handwriting_hard.md')} (and .json), "
           f"{os.path.join(assets, 'handwriting_hard_samples.png')}, "
           f"{os.path.join(assets, 'handwriting_hard_styles.png')}")
+    return [os.path.join(docs, "handwriting_hard.md"), os.path.join(docs, "handwriting_hard.json"),
+            os.path.join(assets, "handwriting_hard_samples.png"),
+            os.path.join(assets, "handwriting_hard_styles.png")]
 
 
 def hard_markdown(report):
@@ -589,6 +636,149 @@ def hard_markdown(report):
                 f"{table['conditions'][c]:.1%}" for c in conditions) + " |")
     return "\n".join(lines) + "\n"
 
+
+# ---- --all: every table and picture the docs show ---------------------------------
+# The drawing page's screenshots, as tests/test_serve.py's browser tests save them.
+SCREENSHOTS = ["draw_a_digit.png", "draw_a_digit_phone.png", "draw_a_number.png"]
+BROWSER_TESTS = ["tests/test_serve.py", "-k", "browser"]
+
+
+class Skipped(Exception):
+    """A part of --all this machine cannot make (a program or the data is
+    missing): one line saying why and what would make it."""
+
+
+def everything(args, models, paths, docs, assets, command):
+    """--all: each part in turn, each printing what it wrote; a part this
+    machine cannot make is skipped with one line saying why, a part that fails
+    says so, and the others are still made. The exit status: 1 if a part
+    failed, else 0."""
+    try:
+        test = prepare(load_mnist(args.data), 10000, args.data or "keras")[2]
+        no_mnist = None
+    except DataError as e:
+        if args.data:  # named by the user: their error, said before the long part
+            sys.exit(f"error: {e}")
+        test, no_mnist = None, f"needs MNIST: {e}"
+
+    def with_mnist(make):
+        def part():
+            if no_mnist:
+                raise Skipped(no_mnist)
+            return make()
+        return part
+
+    parts = [
+        ("the standard tier", lambda: standard_tier(args, models, docs, assets, command)),
+        ("the harder tier", lambda: hard_tier(args, models, docs, assets, command)),
+        ("the numbers benchmark", lambda: whole_numbers(args, docs, assets, command)),
+        ("MNIST re-drawn with other pens", with_mnist(
+            lambda: redrawn_mnist(test, models, paths, args.mnist_images, docs, command))),
+        ("the robust preset's augmentation", with_mnist(
+            lambda: augmentation_picture(test, assets))),
+        ("the drawing page's screenshots", with_mnist(
+            lambda: page_screenshots(assets, args.data))),
+    ]
+    written, skipped, failed = [], [], []
+    for name, make in parts:
+        print(f"\n---- {name}", flush=True)
+        started = time.perf_counter()
+        try:
+            written += make()
+            print(f"---- {name}: {time.perf_counter() - started:.0f} s", flush=True)
+        except Skipped as e:
+            skipped.append(f"skipped {name}: {e}")
+            print(skipped[-1], flush=True)
+        except (DataError, ValueError, OSError, subprocess.SubprocessError) as e:
+            failed.append(f"failed: {name}: {e}")
+            print(failed[-1], file=sys.stderr, flush=True)
+        except Exception as e:  # a bug: its traceback, and the other parts still made
+            traceback.print_exc()
+            failed.append(f"failed: {name}: {type(e).__name__}: {e} (traceback above)")
+    print(f"\n--all wrote {len(written)} files:")
+    for path in written:
+        print(f"  {path}")
+    for line in skipped:
+        print(line)
+    for line in failed:
+        print(line, file=sys.stderr)
+    return 1 if failed else 0
+
+
+def whole_numbers(args, docs, assets, command):
+    """handwriting/numbers_benchmark.py's report and picture, read with the
+    model predict.py --number reads with."""
+    from handwriting import numbers_benchmark
+    path = default_model()
+    return numbers_benchmark.run(load_model(path), path, args.per_length, args.seed, docs,
+                                 assets, command)
+
+
+def redrawn_mnist(test, models, paths, count, docs, command):
+    """handwriting/strokes.py's table, strokes.json: MNIST's test set (its
+    first ``count`` images) re-drawn with a finer and a bolder pen, slanted
+    and turned, read by each model."""
+    from handwriting import strokes
+    X, y = test[0][:count], test[1][:count]
+    table = strokes.measure(dict(models), X, y)
+    path = os.path.join(docs, "strokes.json")
+    write_json(path, {"split": "test", "images": len(y), "command": command,
+                      "models": {name: os.path.relpath(p, ROOT) for name, p in paths},
+                      "accuracy": table})
+    print(f"wrote {path}")
+    return [path]
+
+
+def augmentation_picture(test, assets):
+    """handwriting/strokes.py's picture of what the robust preset's training
+    augmentation does to a few test digits, with the strengths the shipped
+    robust model was trained with."""
+    from handwriting import strokes
+    if not os.path.exists(strokes.ROBUST_RESULTS):
+        raise Skipped(f"robust_augmentation.png not made: no "
+                      f"{os.path.relpath(strokes.ROBUST_RESULTS, ROOT)} (the robust model's "
+                      "training record: python train.py --preset robust --out handwriting/robust)")
+    path = os.path.join(assets, "robust_augmentation.png")
+    strokes.save_samples(test[0][strokes.SAMPLES], path)
+    print(f"wrote {path}")
+    return [path]
+
+
+def page_screenshots(assets, data):
+    """docs/drawing-page.md's pictures of the page: tests/test_serve.py's
+    browser tests draw on it in headless Chromium, with a network they train
+    on MNIST, and save them where SCREENSHOTS says. Skipped, with the tests'
+    own reason, where they would be (no Chromium, its driver or selenium)."""
+    import importlib.util
+    if importlib.util.find_spec("pytest") is None:
+        raise Skipped(f"{', '.join(SCREENSHOTS)} not made: the browser tests need pytest "
+                      "(pip install -r requirements.txt)")
+    env = dict(os.environ, SCREENSHOTS=os.path.abspath(assets))
+    if data:
+        env["MNIST_DATA"] = data
+    shown = "SCREENSHOTS=" + os.path.abspath(assets) + " python -m pytest --slow " + \
+        " ".join(BROWSER_TESTS)
+    print(f"running {shown}", flush=True)
+    started = time.time()
+    result = subprocess.run([sys.executable, "-m", "pytest", "--slow", "-q", "-rs",
+                             "-p", "no:cacheprovider", *BROWSER_TESTS],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    lines = result.stdout.strip().splitlines() or ["no output"]
+    skips = [line.split(": ", 1)[-1] for line in lines if line.startswith("SKIPPED")]
+    if result.returncode == 0 and skips:
+        raise Skipped(f"{', '.join(SCREENSHOTS)} not made: {skips[0]}")
+    if result.returncode != 0:
+        raise subprocess.SubprocessError(f"the browser tests did not pass ({lines[-1]}); "
+                                         f"run {shown} to see why")
+    written = [os.path.join(assets, name) for name in SCREENSHOTS]
+    missing = [name for name, path in zip(SCREENSHOTS, written)  # or left an old one
+               if not os.path.exists(path) or os.path.getmtime(path) < started - 1]
+    if missing:
+        raise subprocess.SubprocessError(f"the browser tests passed but did not save "
+                                         f"{', '.join(missing)}")
+    for path in written:
+        print(f"wrote {path}")
+    return written
 
 
 if __name__ == "__main__":

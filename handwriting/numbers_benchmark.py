@@ -278,7 +278,6 @@ def parse_args(argv=None):
 def main(argv=None):
     single_blas_thread()
     args = parse_args(argv)
-    started = time.perf_counter()
     model_path = args.model or default_model()
     try:
         model = load_model(model_path)
@@ -288,7 +287,18 @@ def main(argv=None):
         docs, assets = report_folders(args.out)
     except DataError as e:
         sys.exit(f"error: {e}")
-    pictures = list(generate(args.per_length, args.seed))
+    command = "python -m handwriting.numbers_benchmark" + (
+        " " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
+    run(model, model_path, args.per_length, args.seed, docs, assets, command)
+
+
+def run(model, model_path, per_length, seed, docs, assets, command):
+    """The benchmark: ``per_length`` numbers of each length per condition and
+    spacing, read by ``model`` (saved at ``model_path``); prints the table and
+    writes numbers.md and .json to ``docs``, numbers_samples.png to ``assets``.
+    Returns the paths written. ``command`` is what the report says made it."""
+    started = time.perf_counter()
+    pictures = list(generate(per_length, seed))
     readings = read_all(model, [buffer for _, _, _, buffer, _ in pictures])
     rows, samples = [], []
     for spacing in SPACINGS:
@@ -303,9 +313,8 @@ def main(argv=None):
             i = next((i for i in picks if len(pictures[i][2]) == 4), picks[0])
             samples.append((f"{condition}, {spacing}", pictures[i][4], pictures[i][2],
                             readings[i][0], readings[i][1]))
-    report = {"command": "python -m handwriting.numbers_benchmark"
-              + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip(),
-              "seed": args.seed, "per_length": args.per_length, "pictures": len(pictures),
+    report = {"command": command,
+              "seed": seed, "per_length": per_length, "pictures": len(pictures),
               "model": os.path.relpath(model_path, ROOT), "rows": rows,
               "target": {c: next(r["scores"]["four_digit"] for r in rows
                                  if r["condition"] == c and r["spacing"] == s)
@@ -327,6 +336,8 @@ def main(argv=None):
     sample_picture(os.path.join(assets, "numbers_samples.png"), samples)
     print(f"wrote {os.path.join(docs, 'numbers.md')} (and .json), "
           f"{os.path.join(assets, 'numbers_samples.png')}")
+    return [os.path.join(docs, "numbers.md"), os.path.join(docs, "numbers.json"),
+            os.path.join(assets, "numbers_samples.png")]
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ UP = 4  # the pen is drawn at 4x resolution: 112 x 112
 SIDE = 28
 CROSS = [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)]
 SQUARE = [(r, c) for r in (-1, 0, 1) for c in (-1, 0, 1)]
+SAMPLES = [0, 1, 4, 7, 8, 11]  # the test images --samples draws: a 7, 2, 4, 9, 5 and 6
 
 
 def enlarge(images, factor=UP):
@@ -140,6 +141,21 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def measure(models, X, y, split="test"):
+    """{condition: {model name: accuracy}}: every model in ``models`` ({name:
+    MLP}) reading ``X`` re-drawn under each condition; prints the table as it
+    goes."""
+    table = {}
+    print(f"{split} set, {len(y)} images: accuracy per condition")
+    print(f"{'condition':28s}" + "".join(f"{name[-30:]:>32s}" for name in models))
+    for name, make in conditions(X).items():
+        images = make()
+        table[name] = {model: float(np.mean(m.predict(images) == y)) for model, m in models.items()}
+        print(f"{name:28s}" + "".join(f"{acc:32.2%}" for acc in table[name].values()),
+              flush=True)
+    return table
+
+
 def main(argv=None):
     single_blas_thread()
     args = parse_args(argv)
@@ -151,15 +167,8 @@ def main(argv=None):
         sys.exit(f"error: {e}")
     X, y = test if args.split == "test" else val
     if args.samples:
-        save_samples(X[[0, 1, 4, 7, 8, 11]], args.samples)
-    table = {}
-    print(f"{args.split} set, {len(y)} images: accuracy per condition")
-    print(f"{'condition':28s}" + "".join(f"{name[-30:]:>32s}" for name in models))
-    for name, make in conditions(X).items():
-        images = make()
-        table[name] = {model: float(np.mean(m.predict(images) == y)) for model, m in models.items()}
-        print(f"{name:28s}" + "".join(f"{acc:32.2%}" for acc in table[name].values()),
-              flush=True)
+        save_samples(X[SAMPLES], args.samples)
+    table = measure(models, X, y, args.split)
     if args.json:
         write_json(args.json, {"split": args.split, "models": named, "accuracy": table})
 

@@ -1,12 +1,15 @@
 """Reading real handwriting: each preprocessing step on an image where its
-effect is known, and a slice of handwriting/benchmark.py."""
+effect is known, a slice of handwriting/benchmark.py, and its --all, which makes
+every table and picture the handwriting pages show."""
 import os
+import posixpath
+import re
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from conftest import ROOT
+from conftest import ROOT, run_main, under_ci
 from handwriting import benchmark as hb
 from handwriting.preprocess import (MNIST_STROKE_WIDTH, STEPS, components, light_on_dark,
                                     max_filter, mnist_like, separate_ink, stroke_width)
@@ -248,3 +251,103 @@ def test_benchmark_refuses_an_unwritable_out_at_once(tmp_path):
     message = str(exit.value.code)  # train.check_writable's, as for every script
     assert message.startswith("error: --out ") and "cannot write there" in message
     assert "\n" not in message
+
+
+# ---- --all: every table and picture the handwriting pages show ----------------------
+HANDWRITING_PAGES = ["docs/reading-handwriting.md", "docs/drawing-page.md"]
+LINK = re.compile(r"\]\(([^)\s]+)\)")  # [text](target) and ![alt](target)
+NAMED = re.compile(r"\bdocs/(?:images|reports)/[\w-]+(?:\.\w+)+")  # `docs/reports/x.json`
+
+
+def files_the_handwriting_pages_show():
+    """Every file under docs/images and docs/reports that the handwriting pages
+    link, embed or name, as a path from the project's folder."""
+    shown = set()
+    for page in HANDWRITING_PAGES:
+        with open(os.path.join(ROOT, page), encoding="utf-8") as f:
+            text = f.read()
+        targets = [posixpath.normpath(posixpath.join(posixpath.dirname(page), target))
+                   for target in LINK.findall(text) if not re.match(r"[a-z]+:", target)]
+        targets = [target.partition("#")[0] for target in targets] + NAMED.findall(text)
+        shown |= {t for t in targets if t.startswith(("docs/images/", "docs/reports/"))}
+    return shown
+
+
+def test_the_pages_name_the_files_the_check_looks_for():
+    """The parsing behind the --all test finds pictures, reports and a named
+    file on both pages (a parser that found nothing would pass that test)."""
+    shown = files_the_handwriting_pages_show()
+    assert {"docs/images/handwriting_samples.png", "docs/images/handwriting_hard_styles.png",
+            "docs/reports/numbers.md", "docs/reports/strokes.json",
+            "docs/images/draw_a_number.png", "docs/images/draw_a_digit_phone.png"} <= shown
+    assert all(os.path.isfile(os.path.join(ROOT, path)) for path in shown)
+
+
+@pytest.mark.slow  # every part at its smallest (~95 s), trains a network, starts Chromium
+def test_all_makes_every_picture_and_report_the_handwriting_pages_show(tmp_path, mnist_path):
+    """``python -m handwriting.benchmark --all`` into a temporary folder, every
+    benchmark at its smallest: each file the handwriting pages show is made (a
+    page showing a picture the command does not make fails here), and the
+    command says what it wrote."""
+    result = run_main("handwriting/benchmark.py", "--all", "--per-digit", 1, "--per-style", 1,
+                      "--per-length", 1, "--mnist-images", 100, "--data", mnist_path,
+                      "--out", tmp_path)
+    shown = files_the_handwriting_pages_show()
+    missing = sorted(path for path in shown if not (tmp_path / posixpath.basename(path)).exists())
+    skipped = [line for line in result.stdout.splitlines() if line.startswith("skipped ")]
+    if missing and not under_ci() and all(
+            any(posixpath.basename(path) in line for line in skipped) for path in missing):
+        pytest.skip("; ".join(skipped))  # no Chromium here: the browser tests skip too
+    assert missing == [], f"shown on the handwriting pages, not made by --all: {missing}"
+    assert result.returncode == 0 and skipped == [], result.stdout + result.stderr
+    summary = result.stdout.split("\n--all wrote ")[1]
+    for path in shown:
+        assert f"  {tmp_path / posixpath.basename(path)}\n" in summary, path
+
+
+def test_all_says_in_one_line_what_it_could_not_make_and_makes_the_rest(tmp_path, monkeypatch):
+    """A part this machine cannot make is one line, a failing part another,
+    and every other part is still made; only the failure makes the exit status 1."""
+    made = []
+
+    def part(name):
+        def make(*args):
+            made.append(name)
+            path = tmp_path / name
+            path.write_text(name)
+            return [str(path)]
+        return make
+
+    def cannot(*args):
+        raise hb.Skipped("needs headless Chromium")
+
+    def fails(*args):
+        raise ValueError("no such model")
+
+    monkeypatch.setattr(hb, "load_mnist", lambda path: None)
+    monkeypatch.setattr(hb, "prepare", lambda *args: (None, None, "test set"))
+    monkeypatch.setattr(hb, "standard_tier", part("handwriting.md"))
+    monkeypatch.setattr(hb, "hard_tier", fails)
+    monkeypatch.setattr(hb, "whole_numbers", part("numbers.md"))
+    monkeypatch.setattr(hb, "redrawn_mnist", part("strokes.json"))
+    monkeypatch.setattr(hb, "augmentation_picture", part("robust_augmentation.png"))
+    monkeypatch.setattr(hb, "page_screenshots", cannot)
+    result = run_main("handwriting/benchmark.py", "--all", "--out", tmp_path)
+    assert made == ["handwriting.md", "numbers.md", "strokes.json", "robust_augmentation.png"]
+    assert result.returncode == 1
+    assert result.stderr.count("failed: the harder tier: no such model\n") == 2  # then, summary
+    assert "Traceback" not in result.stderr
+    assert result.stdout.count(
+        "skipped the drawing page's screenshots: needs headless Chromium\n") == 2
+    assert "--all wrote 4 files:" in result.stdout
+
+    monkeypatch.setattr(hb, "hard_tier", part("handwriting_hard.md"))
+    assert run_main("handwriting/benchmark.py", "--all", "--out", tmp_path).returncode == 0
+
+
+def test_all_refuses_a_missing_data_path_before_the_long_part(tmp_path, monkeypatch):
+    monkeypatch.setattr(hb, "standard_tier", lambda *args: pytest.fail("ran the long part"))
+    result = run_main("handwriting/benchmark.py", "--all", "--data", tmp_path / "no.npz",
+                      "--out", tmp_path)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
