@@ -5,8 +5,10 @@ images (N, rows, cols) uint8 and labels (N,) integers, checked by
 ``validate``. Problems raise DataError with one line that names the file.
 """
 import gzip
+import io
 import math
 import os
+import zipfile
 import zlib
 
 import numpy as np
@@ -93,20 +95,26 @@ def load_npz(path):
             hint = "--data takes a keras-layout mnist.npz or a folder of the four IDX files"
         raise DataError(f"{path}: not an .npz file (no zip header); {hint}")
     try:
-        with np.load(path, allow_pickle=False) as f:
-            missing = [k for k in IDX_NAMES if k not in f.files]
+        # Each array is inflated by one zlib call on the whole member, which runs
+        # outside Python's GIL (np.load inflates 256 KB at a time, taking the GIL
+        # back between pieces): train.py imports matplotlib meanwhile.
+        with zipfile.ZipFile(path) as archive:
+            members = {name[:-len(".npy")]: name for name in archive.namelist()
+                       if name.endswith(".npy")}
+            missing = [k for k in IDX_NAMES if k not in members]
             if missing:
                 raise DataError(f"{path}: missing array(s) {', '.join(missing)}; expected "
                                 "x_train, y_train, x_test, y_test as in keras' mnist.npz")
-            arrays = tuple(f[k] for k in IDX_NAMES)
+            raw = {k: archive.read(members[k]) for k in IDX_NAMES}
+        for key, data in raw.items():
+            if not data.startswith(b"\x93NUMPY"):  # the .npy format's magic string
+                raise DataError(f"{path}: {key} is not a NumPy array (.npy) inside the archive")
+        arrays = tuple(np.load(io.BytesIO(raw[k]), allow_pickle=False) for k in IDX_NAMES)
     except DataError:
         raise
     except Exception as e:  # zipfile, zlib, format and OS errors all mean the same here
         raise DataError(f"{path}: not a readable .npz file, truncated or corrupt? "
                         f"({type(e).__name__}: {e})") from None
-    for key, array in zip(IDX_NAMES, arrays):
-        if not isinstance(array, np.ndarray):  # a member that is not an .npy
-            raise DataError(f"{path}: {key} is not a NumPy array (.npy) inside the archive")
     return arrays
 
 
