@@ -1,6 +1,6 @@
 """How well predict.py reads handwriting that is not MNIST's: a benchmark the project owns.
 
-    python -m handwriting.benchmark --all        # every table and picture the docs show (~20 min)
+    python -m handwriting.benchmark --all        # every table and picture the docs show (~13 min)
     python -m handwriting.benchmark --ablation   # both tiers, each reading step off in turn
     python -m handwriting.benchmark --tier hard --model old=old/model.npz   # a model of your own too
     python -m handwriting.benchmark --per-digit 5 --per-style 3 --out /tmp/hw   # quicker, smaller
