@@ -368,7 +368,8 @@ def worker(args):
                   args.batch_size, seed=0, schedule=SCHEDULES["cosine"], log=between_epochs)
     result = {"seconds": history["seconds"], "test_accuracy": test_accuracy, "flops": flops,
               "median": {k: float(np.median(v)) for k, v in times.items() if v},
-              "parts": parts, "subnormals": counts, "framework": None}
+              "parts": parts, "subnormals": counts, "framework": None,
+              "steps": -(-n // args.batch_size)}
     result["median"]["ours"] = float(np.median(history["seconds"]))
     if other is not None:
         result["framework"] = {"version": other.version,
@@ -455,9 +456,10 @@ def say_breakdown(say, run, unclocked):
     names = [p for p in StepClock.PARTS if any(epoch[p] for epoch in parts)]
     say("Where each epoch of ours goes (1 thread; each part timed inside the training loop, "
         "on the state training leaves, in a run of its own; \"loop\" is the rest of the "
-        "timed pass: the loop's own Python, and the clocks' own cost). Subnormals: entries of the weights / of the optimizer's state that "
-        "are nonzero but below float32's smallest normal number, at the end of the epoch; "
-        "arithmetic on them is slow on many CPUs.")
+        "timed pass: the loop's own Python, and the clocks' own cost). Subnormals: entries "
+        "of the weights / of the optimizer's state that are nonzero but below float32's "
+        "smallest normal number, at the end of the epoch; arithmetic on them is slow on "
+        "many CPUs.")
     say()
     say("| epoch | s | " + " | ".join(names) + " | loop | subnormals |")
     say("|---:|---:|" + "---:|" * len(names) + "---:|---:|")
@@ -628,7 +630,7 @@ def benchmark(args):
         say("|---:|---|---:|---:|---:|")
         configs = [(b, (128, 64)) for b in BATCH_SIZES]
         configs += [(64, w) for w in WIDTHS if w != (128, 64)]
-        outside = []  # (batch, seconds per step outside the products), hidden 128-64
+        outside = []  # (batch, seconds per step outside the products, steps), 128-64
         for batch, hidden in configs:
             progress(f"scaling: batch {batch}, hidden {hidden}")
             run = run_worker(args, 1, n_scale, batch, hidden, parts=False)
@@ -636,7 +638,7 @@ def benchmark(args):
             say(f"| {batch} | {'-'.join(map(str, hidden))} | {m['ours']:.3f} | "
                 f"{m['floor']:.3f} | {m['ours'] / m['floor']:.2f} |")
             if hidden == (128, 64):
-                outside.append((batch, (m["ours"] - m["floor"]) / -(-50000 // batch)))
+                outside.append((batch, (m["ours"] - m["floor"]) / run["steps"], run["steps"]))
         say()
         say_fixed_cost(say, outside)
     return "\n".join(lines) + "\n"
@@ -647,9 +649,9 @@ def say_fixed_cost(say, outside):
     part that does not depend on the batch (NumPy's cost per call, the update's
     passes over every weight, the loop's Python) and a part per image."""
     import numpy as np
-    batches, seconds = np.array(outside).T
+    batches, seconds, _ = np.array(outside).T
     per_image, fixed = np.polyfit(batches, seconds, 1)
-    steps = -(-50000 // 64)
+    steps = next(steps for batch, _, steps in outside if batch == 64)
     say(f"Beyond its matrix products a step costs about {fixed * 1e6:.0f} us whatever its "
         f"size, plus {per_image * 1e6:.2f} us per image (a straight line through the "
         f"batch rows above, least squares). At batch 64 the fixed part alone is "

@@ -62,3 +62,14 @@ def test_optimizer_state_is_every_array_kept_between_steps():
     state = state_arrays(optimizer)
     assert len(state) == len(model.params)
     assert sum(a.size for a in state) == sum(p.size for p in model.params.values())
+
+
+def test_the_fixed_cost_of_a_step_is_the_line_through_the_batch_rows():
+    """speed.py splits what a step costs beyond its products into a part the batch
+    size does not change and a part per image: 256 us + 2 us per image here."""
+    from experiments.speed import say_fixed_cost
+    said = []
+    steps = {16: 3125, 64: 782, 256: 196, 1024: 49}
+    say_fixed_cost(lambda text="": said.append(text), [(b, 256e-6 + 2e-6 * b, steps[b]) for b in steps])
+    assert "about 256 us whatever its size, plus 2.00 us per image" in said[0]
+    assert "At batch 64 the fixed part alone is 0.200 s of each epoch" in said[0]
