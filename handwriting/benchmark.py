@@ -722,9 +722,8 @@ def redrawn_mnist(test, models, paths, count, docs, command):
     X, y = test[0][:count], test[1][:count]
     table = strokes.measure(dict(models), X, y)
     path = os.path.join(docs, "strokes.json")
-    write_json(path, {"split": "test", "images": len(y), "command": command,
-                      "models": {name: os.path.relpath(p, ROOT) for name, p in paths},
-                      "accuracy": table})
+    strokes.write_table(path, table, {name: os.path.relpath(p, ROOT) for name, p in paths},
+                        "test", len(y), command)
     print(f"wrote {path}")
     return [path]
 

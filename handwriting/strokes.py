@@ -170,7 +170,16 @@ def main(argv=None):
         save_samples(X[SAMPLES], args.samples)
     table = measure(models, X, y, args.split)
     if args.json:
-        write_json(args.json, {"split": args.split, "models": named, "accuracy": table})
+        command = " ".join(["python -m handwriting.strokes",
+                            *(sys.argv[1:] if argv is None else argv)])
+        write_table(args.json, table, named, args.split, len(y), command)
+
+
+def write_table(path, table, named, split, images, command):
+    """strokes.json: ``measure``'s table, with the models' files ({name: path}),
+    the split and its size, and the command that made it."""
+    write_json(path, {"split": split, "images": images, "command": command,
+                      "models": named, "accuracy": table})
 
 
 if __name__ == "__main__":
