@@ -128,8 +128,9 @@ def blas_threads_for_big_products():
     enough work to pay for itself; under load from other programs it is no
     slower. $OPENBLAS_NUM_THREADS, when the user set it, still wins.
     """
-    get_threads, set_threads = (openblas_function("get_num_threads"),
-                                openblas_function("set_num_threads"))
+    numpy_blas = (loaded_openblas() or [None])[0]
+    get_threads, set_threads = (openblas_function(name, numpy_blas)
+                                for name in ("get_num_threads", "set_num_threads"))
     if get_threads is None or set_threads is None or USER_BLAS_THREADS:
         yield
         return
@@ -165,10 +166,9 @@ def openblas_function(name, library=None):
     builds prefix and suffix the names (scipy_openblas_get_config64_), a system
     one does not."""
     if library is None:
-        libraries = loaded_openblas()
-        if not libraries:
-            return None
-        library = libraries[0]
+        library = (loaded_openblas() or [None])[0]
+    if library is None:
+        return None
     for prefix in ("scipy_openblas", "openblas"):
         for suffix in ("64_", ""):
             function = getattr(library, f"{prefix}_{name}{suffix}", None)

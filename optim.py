@@ -21,7 +21,7 @@ weights. Flushing exactly the subnormals after every step would take three
 more passes over W1 each step: the momentum step took 1.5x as long as with a
 flush every 16 steps (Ice Lake Xeon, MNIST default run).
 
-The intermediates (lr * g, Adam's terms) go into work arrays kept from step
+Adam's intermediates go into work arrays kept from step
 to step (``out=``, in-place operators) rather than fresh temporaries: the same
 operations in the same order as the formulas, so the same rounding.
 """
@@ -109,7 +109,7 @@ class SGD:
     flat arrays: one pass over memory each, where NumPy's operators need a
     pass per operation and a temporary for lr * g. The step is most of what a
     training step spends outside its matrix products (W1 alone is 100,352
-    floats); BLAS took it from 139 to 49 us (Ice Lake Xeon). BLAS rounds
+    floats); BLAS took it from 139 to 56-60 us (Ice Lake Xeon). BLAS rounds
     a x + y once where NumPy rounds a x first, so the weights differ from the
     operator version in the last bits, not in accuracy (docs/training-speed.md).
 
