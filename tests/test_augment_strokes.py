@@ -233,8 +233,8 @@ def test_robust_preset_is_best_plus_the_new_augmentation():
     for key, value in robust.items():
         assert getattr(args, key) == value
     changed = {k for k in robust if robust[k] != train.PRESETS["best"].get(k)}
-    assert changed == {"slant", "thicken", "thin", "flag_ones"}
-    assert args.hidden == [128, 64]
+    assert changed == {"slant", "thicken", "thin", "flag_ones", "hidden"}
+    assert args.hidden == [512, 256] and train.PRESETS["best"]["hidden"] == [128, 64]
     Augmenter(args.shift, args.rotate, args.scale, args.elastic_alpha, args.elastic_sigma,
               slant=args.slant, thicken=args.thicken, thin=args.thin)  # valid strengths
     assert "robust: " in train.preset_help() and "--thicken" in train.preset_help()

@@ -197,7 +197,7 @@ def test_read_number_reads_each_digit_as_a_single_digit_is_read(tmp_path):
     assert "".join(str(int(np.argmax(p))) for _, p, _, _ in digits) == "2026"
     for image, probs, hidden, box in digits:
         assert image.shape == (28, 28) and probs.shape == (10,)
-        assert [h.shape for h in hidden] == [(128,), (64,)]
+        assert [h.shape for h in hidden] == [(n,) for n in model.sizes[1:-1]]
         assert model.predict_proba(image.reshape(1, -1))[0] == pytest.approx(probs, abs=1e-6)
 
 
