@@ -49,6 +49,9 @@ PAGES = {"/": "index.html", "/index.html": "index.html",
          "/app.js": "app.js", "/style.css": "style.css"}
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                  ".css": "text/css; charset=utf-8"}
+# The page names the network that reads: the server writes the served model's
+# layer sizes over the assignment's, which static/index.html holds.
+PAGE_NETWORK = '<span id="network">784-128-64-10</span>'
 # The largest upload read. A drawing from the page is a few kB, a phone photo 2-5 MB.
 MAX_BYTES = 5 * 1024 * 1024
 # Seconds a client may take to send its request; a stalled upload then frees its thread.
@@ -87,6 +90,10 @@ class Handler(BaseHTTPRequestHandler):
         name = PAGES[path]
         with open(os.path.join(STATIC, name), "rb") as f:
             body = f.read()
+        if name == "index.html":
+            sizes = "-".join(str(n) for n in self.server.model.sizes)
+            body = body.replace(PAGE_NETWORK.encode(),
+                                f'<span id="network">{sizes}</span>'.encode())
         self.send_response(200)
         self.send_header("Content-Type", CONTENT_TYPES[os.path.splitext(name)[1]])
         self.send_header("Content-Length", str(len(body)))

@@ -33,6 +33,7 @@ from PIL import Image, ImageDraw
 from handwriting import serve
 from conftest import ROOT, run_script, under_ci
 from handwriting.read import load_model
+from model import MLP
 
 # pytest resets the warning filters for each test, undoing preprocess's filter for
 # Pillow's warning about images over 89 MP (test_read_gray.py checks it for users).
@@ -402,6 +403,28 @@ def test_page_and_its_files(server):
         # Nothing comes from the internet: the page works with no network.
         assert "http://" not in body and "https://" not in body and "//cdn" not in body
     connection.close()
+
+
+def test_page_names_the_network_it_serves(tmp_path):
+    """The heading's layer sizes are the served model's (the robust one is wider
+    than the assignment's), not the ones written in index.html."""
+    with open(os.path.join(serve.STATIC, "index.html")) as f:
+        assert serve.PAGE_NETWORK in f.read()
+    for sizes in [(784, 128, 64, 10), (784, 512, 256, 10)]:
+        httpd = serve.DigitServer(("127.0.0.1", 0), MLP(sizes, seed=0))
+        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+        thread.start()
+        try:
+            connection = http.client.HTTPConnection(*httpd.server_address[:2], timeout=30)
+            connection.request("GET", "/")
+            page = connection.getresponse().read().decode()
+            connection.close()
+        finally:
+            httpd.shutdown()
+            httpd.server_close()
+        expected = "-".join(map(str, sizes))
+        assert f'<span id="network">{expected}</span>' in page
+        assert page.count('id="network"') == 1
 
 
 @pytest.mark.slow  # a measurement the README quotes (latency under load)
