@@ -738,7 +738,7 @@ def augmentation_picture(test, assets):
                       f"{os.path.relpath(strokes.ROBUST_RESULTS, ROOT)} (the robust model's "
                       "training record: python train.py --preset robust --out handwriting/robust)")
     path = os.path.join(assets, "robust_augmentation.png")
-    strokes.save_samples(test[0][strokes.SAMPLES], path)
+    strokes.save_samples(test[0][strokes.SAMPLES], test[1][strokes.SAMPLES], path)
     print(f"wrote {path}")
     return [path]
 

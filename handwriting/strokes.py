@@ -27,7 +27,7 @@ import sys
 
 import numpy as np
 
-from augment import Augmenter, neighbourhood, affine_elastic, stroke_width, warp
+from augment import Augmenter, add_flag, affine_elastic, neighbourhood, stroke_width, warp
 from cli import make_parser, single_blas_thread
 from data import DATA_HELP, DataError, default_data_path, load_mnist, prepare
 from fileio import save_figure, write_json
@@ -39,7 +39,7 @@ UP = 4  # the pen is drawn at 4x resolution: 112 x 112
 SIDE = 28
 CROSS = [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)]
 SQUARE = [(r, c) for r in (-1, 0, 1) for c in (-1, 0, 1)]
-SAMPLES = [0, 1, 4, 7, 8, 11]  # the test images --samples draws: a 7, 2, 4, 9, 5 and 6
+SAMPLES = [0, 1, 2, 4, 7, 8, 11]  # the test images --samples draws: a 7, 2, 1, 4, 9, 5 and 6
 
 
 def enlarge(images, factor=UP):
@@ -89,11 +89,12 @@ def conditions(X):
     }
 
 
-def save_samples(X, path, seed=0):
-    """A grid: each row one digit; columns what the robust model's training
-    augmentation does (each kind alone at its extremes, then all of it at
-    random) and, for comparison, the measuring pen at -1 and +2 px. The
-    augmentation's strengths are those the shipped robust model recorded."""
+def save_samples(X, y, path, seed=0):
+    """A grid: each row one digit (images X, labels y); columns what the robust
+    model's training augmentation does (each kind alone at its extremes, the
+    flag its 1s get, then all of it at random) and, for comparison, the
+    measuring pen at -1 and +2 px. The augmentation's strengths are those the
+    shipped robust model recorded."""
     import json
 
     import matplotlib
@@ -105,6 +106,12 @@ def save_samples(X, path, seed=0):
     every = Augmenter(robust["shift"], robust["rotate"], robust["scale"],
                       robust["elastic_alpha"], robust["elastic_sigma"], seed=seed,
                       slant=robust["slant"], thicken=robust["thicken"], thin=robust["thin"])
+    if robust.get("flag_ones"):
+        # Copies of a share of the training 1s get a flag (then the rest as every
+        # image); the other digits' cells stay blank.
+        flagged = np.zeros_like(X)
+        ones = np.asarray(y) == 1
+        flagged[ones] = add_flag(X[ones], np.random.default_rng(seed))
     columns = {
         "MNIST": X,
         f"finer\n-{robust['thin']:g} px": stroke_width(X, -robust["thin"]),
@@ -112,6 +119,8 @@ def save_samples(X, path, seed=0):
         f"slant\n-{robust['slant']:g} deg": affine_elastic(X, slant=np.deg2rad(-robust["slant"])),
         f"slant\n+{robust['slant']:g} deg": affine_elastic(X, slant=np.deg2rad(robust["slant"])),
         f"rotate\n+{robust['rotate']:g} deg": affine_elastic(X, angle=np.deg2rad(robust["rotate"])),
+        **({f"flagged 1\n({robust['flag_ones']:g} of 1s)": flagged} if robust.get("flag_ones")
+           else {}),
         "all, at\nrandom": every(X),
         "all, at\nrandom ": every(X),
         "all, at\nrandom  ": every(X),
@@ -167,7 +176,7 @@ def main(argv=None):
         sys.exit(f"error: {e}")
     X, y = test if args.split == "test" else val
     if args.samples:
-        save_samples(X[SAMPLES], args.samples)
+        save_samples(X[SAMPLES], y[SAMPLES], args.samples)
     table = measure(models, X, y, args.split)
     if args.json:
         command = " ".join(["python -m handwriting.strokes",
