@@ -12,6 +12,7 @@ Importing this module changes nothing: no environment variable, no thread count.
 import argparse
 import contextlib
 import ctypes
+import functools
 import math
 import os
 import tempfile
@@ -128,8 +129,7 @@ def blas_threads_for_big_products():
     enough work to pay for itself; under load from other programs it is no
     slower. $OPENBLAS_NUM_THREADS, when the user set it, still wins.
     """
-    numpy_blas = (loaded_openblas() or [None])[0]
-    get_threads, set_threads = (openblas_function(name, numpy_blas)
+    get_threads, set_threads = (openblas_function(name)
                                 for name in ("get_num_threads", "set_num_threads"))
     if get_threads is None or set_threads is None or USER_BLAS_THREADS:
         yield
@@ -160,13 +160,20 @@ def loaded_openblas():
     return libraries
 
 
+@functools.cache
+def numpy_openblas():
+    """NumPy's OpenBLAS (loaded_openblas' first), or None; looked up once, since
+    NumPy loaded it on import and it stays (the validation pass asks each epoch)."""
+    return (loaded_openblas() or [None])[0]
+
+
 def openblas_function(name, library=None):
     """The function ``name`` (e.g. "get_config") of an OpenBLAS this process has
     loaded (``library``, by default NumPy's), or None. NumPy's and SciPy's own
     builds prefix and suffix the names (scipy_openblas_get_config64_), a system
     one does not."""
     if library is None:
-        library = (loaded_openblas() or [None])[0]
+        library = numpy_openblas()
     if library is None:
         return None
     for prefix in ("scipy_openblas", "openblas"):
