@@ -106,12 +106,6 @@ def save_samples(X, y, path, seed=0):
     every = Augmenter(robust["shift"], robust["rotate"], robust["scale"],
                       robust["elastic_alpha"], robust["elastic_sigma"], seed=seed,
                       slant=robust["slant"], thicken=robust["thicken"], thin=robust["thin"])
-    if robust.get("flag_ones"):
-        # Copies of a share of the training 1s get a flag (then the rest as every
-        # image); the other digits' cells stay blank.
-        flagged = np.zeros_like(X)
-        ones = np.asarray(y) == 1
-        flagged[ones] = add_flag(X[ones], np.random.default_rng(seed))
     columns = {
         "MNIST": X,
         f"finer\n-{robust['thin']:g} px": stroke_width(X, -robust["thin"]),
@@ -119,8 +113,14 @@ def save_samples(X, y, path, seed=0):
         f"slant\n-{robust['slant']:g} deg": affine_elastic(X, slant=np.deg2rad(-robust["slant"])),
         f"slant\n+{robust['slant']:g} deg": affine_elastic(X, slant=np.deg2rad(robust["slant"])),
         f"rotate\n+{robust['rotate']:g} deg": affine_elastic(X, angle=np.deg2rad(robust["rotate"])),
-        **({f"flagged 1\n({robust['flag_ones']:g} of 1s)": flagged} if robust.get("flag_ones")
-           else {}),
+    }
+    if robust.get("flag_ones"):
+        # Copies of a share of the training 1s get a flag (then the rest, as every
+        # image); the other digits' cells stay blank.
+        ones = np.asarray(y) == 1
+        flagged = columns[f"flagged 1\n({robust['flag_ones']:g} of 1s)"] = np.zeros_like(X)
+        flagged[ones] = add_flag(X[ones], np.random.default_rng(seed))
+    columns |= {
         "all, at\nrandom": every(X),
         "all, at\nrandom ": every(X),
         "all, at\nrandom  ": every(X),
