@@ -14,6 +14,7 @@ canvas in headless Chromium for the browser test. The browser test needs Debian'
 is skipped with a line saying how to install them (under CI=true it fails instead).
 """
 import concurrent.futures
+import contextlib
 import http.client
 import io
 import json
@@ -124,15 +125,24 @@ def model_path(trained_run):
     return str(trained_run.folder / "model.npz")
 
 
+@contextlib.contextmanager
+def serving(model):
+    """serve.DigitServer reading with ``model`` on a free port, in a thread of
+    this process: (host, port)."""
+    httpd = serve.DigitServer(("127.0.0.1", 0), model)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield httpd.server_address[:2]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 @pytest.fixture(scope="module")
 def server(model_path):
-    """serve.DigitServer on a free port, in a thread of this process: (host, port)."""
-    httpd = serve.DigitServer(("127.0.0.1", 0), load_model(model_path))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd.server_address[:2]
-    httpd.shutdown()
-    httpd.server_close()
+    """serving() the tests' trained model: (host, port)."""
+    with serving(load_model(model_path)) as address:
+        yield address
 
 
 def start_serve_py(*args):
@@ -405,23 +415,17 @@ def test_page_and_its_files(server):
     connection.close()
 
 
-def test_page_names_the_network_it_serves(tmp_path):
+def test_page_names_the_network_it_serves():
     """The heading's layer sizes are the served model's (the robust one is wider
     than the assignment's), not the ones written in index.html."""
     with open(os.path.join(serve.STATIC, "index.html")) as f:
         assert serve.PAGE_NETWORK in f.read()
     for sizes in [(784, 128, 64, 10), (784, 512, 256, 10)]:
-        httpd = serve.DigitServer(("127.0.0.1", 0), MLP(sizes, seed=0))
-        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-        thread.start()
-        try:
-            connection = http.client.HTTPConnection(*httpd.server_address[:2], timeout=30)
+        with serving(MLP(sizes, seed=0)) as address:
+            connection = http.client.HTTPConnection(*address, timeout=30)
             connection.request("GET", "/")
             page = connection.getresponse().read().decode()
             connection.close()
-        finally:
-            httpd.shutdown()
-            httpd.server_close()
         expected = "-".join(map(str, sizes))
         assert f'<span id="network">{expected}</span>' in page
         assert page.count('id="network"') == 1
