@@ -103,21 +103,20 @@ def single_blas_thread():
     thread, which then mostly waits; on a busy machine it makes an epoch several
     times slower (experiments/speed.py measures both). Called by each script's
     ``main``, so importing a module never changes it. NumPy and SciPy may be
-    loaded already, each with an OpenBLAS of its own (NumPy's for the matrix
-    products, SciPy's for the optimizer's axpy): every loaded OpenBLAS is told
-    directly, and the environment variable is set for the child processes a
-    script starts and for an OpenBLAS loaded later.
+    loaded already, each with an OpenBLAS of its own: NumPy's, for the matrix
+    products, is told directly, and SciPy's, for the optimizer's axpy, keeps
+    one thread (vector_blas_on_one_thread); the environment variable is set for
+    the child processes a script starts and for an OpenBLAS loaded later.
     """
     global USER_BLAS_THREADS
     if USER_BLAS_THREADS is None:  # the first call sees what the user set, if anything
         USER_BLAS_THREADS = os.environ.get("OPENBLAS_NUM_THREADS") or ""
     wanted = USER_BLAS_THREADS or "1"
     os.environ["OPENBLAS_NUM_THREADS"] = wanted
-    if wanted.isdigit():
-        for library in loaded_openblas():
-            set_threads = openblas_function("set_num_threads", library)
-            if set_threads is not None:
-                set_threads(int(wanted))
+    set_threads = openblas_function("set_num_threads")
+    if wanted.isdigit() and set_threads is not None:
+        set_threads(int(wanted))
+    vector_blas_on_one_thread()
 
 
 @contextlib.contextmanager
@@ -140,6 +139,24 @@ def blas_threads_for_big_products():
         yield
     finally:
         set_threads(before)
+
+
+def vector_blas_on_one_thread():
+    """Every OpenBLAS this process loaded besides NumPy's (SciPy's, behind the
+    optimizer's scal and axpy) on one thread, whatever $OPENBLAS_NUM_THREADS says.
+
+    Two OpenBLAS libraries each keep their own pool of threads, and an idle
+    thread of one spins for a while, holding a core, before it sleeps. With 2
+    threads in both on 2 cores, each library's threads waited for cores the
+    other's were spinning on: training with OPENBLAS_NUM_THREADS=2 took 10 s an
+    epoch, and 0.66 s with SciPy's on one thread (AMD EPYC; the weights are
+    the same). A vector of 100,352 floats is too little work for a second
+    thread anyway: SciPy's on 2 and NumPy's on 1 took 0.8-1.0 s an epoch.
+    """
+    for library in loaded_openblas()[1:]:
+        set_threads = openblas_function("set_num_threads", library)
+        if set_threads is not None:
+            set_threads(1)
 
 
 def loaded_openblas():

@@ -152,9 +152,17 @@ def scal_axpy(dtype):
     saxpy for float32, dscal and daxpy for float64.
 
     SciPy is imported here, on first use, not with this module: its import
-    takes 0.25 s, which train.py hides behind the loading of the data."""
+    takes 0.25 s, which train.py hides behind the loading of the data.
+
+    SciPy brings an OpenBLAS of its own, with its own threads; it is kept to
+    one (see cli.vector_blas_on_one_thread: with two on two cores, training
+    with 2 BLAS threads took 10 s an epoch instead of 0.66 s)."""
     from scipy.linalg.blas import get_blas_funcs
-    return get_blas_funcs(("scal", "axpy"), dtype=dtype)
+
+    from cli import vector_blas_on_one_thread
+    functions = get_blas_funcs(("scal", "axpy"), dtype=dtype)
+    vector_blas_on_one_thread()
+    return functions
 
 
 def flat(a):

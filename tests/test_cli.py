@@ -539,3 +539,25 @@ def test_one_blas_thread_in_every_loaded_openblas():
                          capture_output=True, text=True).stdout
     before, during, after, cores = json.loads(out.strip().splitlines()[-1])
     assert before == during == after == [1] * len(before)
+
+
+def test_user_blas_threads_go_to_numpy_and_scipys_stays_on_one():
+    """OPENBLAS_NUM_THREADS=2 is for NumPy's matrix products. SciPy's OpenBLAS,
+    loaded later for the optimizer's axpy, stays on one thread: with both pools
+    at 2 threads on 2 cores, each spun on the cores the other needed and an
+    epoch took 10 s instead of 0.7 s."""
+    import sys
+    if sys.platform != "linux":
+        pytest.skip("finds the loaded libraries in /proc/self/maps (Linux)")
+    code = ("import json, numpy as np, cli, optim\n"
+            "cli.single_blas_thread()\n"
+            "optim.scal_axpy(np.float32)  # as train.py and SGD.step do: SciPy loads now\n"
+            "print(json.dumps([cli.openblas_function('get_num_threads', lib)()\n"
+            "                  for lib in cli.loaded_openblas()]))\n")
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="2")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    threads = json.loads(out.strip().splitlines()[-1])
+    # NumPy's first; a SciPy built against the same OpenBLAS (conda) shares its
+    # pool, and then there is nothing to collide with. The PyPI wheels bring two.
+    assert threads == [2] + [1] * (len(threads) - 1)
