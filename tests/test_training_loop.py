@@ -8,6 +8,8 @@ and `main`, caught by watching behaviour rather than reading lines.
   network, whose loss and accuracies are worked out on paper: the epoch mean
   weighs a short last batch by its size, the training accuracy counts each
   prediction against its own label, validation runs without dropout;
+- validation, which runs beside the next epoch, measures the weights its
+  epoch ended with;
 - dead units: zero for every image, not for some;
 - main: the test accuracy it reports is the saved model's on the test set
   (a test set made to disagree with validation shows any mix-up), and --seed
@@ -176,6 +178,30 @@ def test_validation_runs_without_dropout_and_without_augmentation():
     assert history["val_accuracy"] == [4 / 6] * 3
     assert history["dead_relu"] == [[VAL_DEAD]] * 3
     assert [len(X) for X in seen] == [4, 4, 2] * 3  # each training batch, nothing else
+
+
+def test_each_epochs_validation_is_of_the_weights_that_epoch_ended_with():
+    """fit validates epoch k in a second thread while epoch k + 1 trains. Given
+    the model itself instead of a copy, it would measure weights the next
+    epoch is already changing. Each epoch's val_loss and val_acc must be those
+    of a model trained for exactly that many epochs, and the lines must come
+    out in order, one per epoch."""
+    rng = np.random.default_rng(0)
+    X = rng.random((3000, 20), dtype=np.float32)
+    y = (X[:, :10].argmax(axis=1))
+    train_set, val_set = (X[:2000], y[:2000]), (X[2000:], y[2000:])
+    lines = []
+    history = train.fit(MLP((20, 64, 10), seed=0), SGD(lr=0.5, momentum=0.9), train_set,
+                        val_set, epochs=3, batch_size=8, seed=0, log=lines.append)
+    for epochs in (1, 2, 3):
+        model = MLP((20, 64, 10), seed=0)
+        alone = train.fit(model, SGD(lr=0.5, momentum=0.9), train_set, (X[:0], y[:0]),
+                          epochs=epochs, batch_size=8, seed=0, log=quiet)
+        probs, cache = model.forward(val_set[0])
+        assert history["loss"][epochs - 1] == alone["loss"][-1]
+        assert history["val_loss"][epochs - 1] == model.data_loss(val_set[1], cache)
+        assert history["val_accuracy"][epochs - 1] == np.mean(probs.argmax(axis=1) == val_set[1])
+    assert [line.split()[1] for line in lines] == ["1/3", "2/3", "3/3"]
 
 
 # ---- dead units ----------------------------------------------------------------
