@@ -99,8 +99,10 @@ STYLES = {
                                 lines((0.2, 0.0), (0.95, 0.02))])],
     6: [("6 curved back", 0.62, [[[(0.8, 0.02), (0.45, 0.12), (0.15, 0.4)] +
                                   ring(0.5, 0.72, 0.42, 0.28, 180, -170)]]),
+        # The back ends at the loop's 240-degree point, where the loop starts and
+        # closes (from 200 degrees it stopped 40 short: an open loop, read as a 5).
         ("6 straight back", 0.62, [lines((0.75, 0.0), (0.3, 0.45)) +
-                                   [[(0.3, 0.45)] + ring(0.5, 0.73, 0.4, 0.27, 200, 560)[1:]]]),
+                                   [[(0.3, 0.45)] + ring(0.5, 0.73, 0.4, 0.27, 240, 600)[1:]]]),
         ("6 open loop", 0.62, [[ring(0.62, 0.55, 0.5, 0.55, 285, 180) +
                                 ring(0.5, 0.72, 0.42, 0.28, 180, -110)[1:]]]),
         ("6 small loop", 0.55, [[ring(0.7, 0.62, 0.62, 0.62, 270, 180) +

@@ -6,7 +6,8 @@ import os
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
+from scipy import ndimage
 
 from handwriting import benchmark as hb
 from handwriting import hard
@@ -74,6 +75,41 @@ def test_free_strokes_keep_their_style_s_shape(digit):
             assert hausdorff(drawn, skeleton(strokes, hand)) < 0.15, (name, sample)
             assert drawn[:, 1].min() > -0.12 and drawn[:, 1].max() < 1.12  # about a digit tall
     assert len(hands) >= 5
+
+
+# Loops each style's skeleton must close (0 crossing at the top makes small extra ones).
+CLOSED_LOOPS = {"0 oval": 1, "0 crossing at the top": 1, "0 narrow, pointed": 1,
+                "2 looped base": 1, "4 closed": 1, "6 curved back": 1, "6 straight back": 1,
+                "6 small loop": 1, "8 one stroke": 2, "8 two loops": 2, "8 open at the top": 1,
+                "8 small top loop": 2, "9 straight tail": 1, "9 curled tail": 1,
+                "9 small loop, long tail": 1}
+
+
+def enclosed_regions(strokes, size=64):
+    """How many regions of paper the style's strokes (as designed, a thin pen,
+    nothing moved) enclose."""
+    page = Image.new("L", (size, size), 0)
+    pen = ImageDraw.Draw(page)
+    for stroke in strokes:
+        for piece in stroke:
+            pen.line([(4 + x * (size - 8), 4 + y * (size - 8)) for x, y in piece],
+                     fill=255, width=2)
+    return ndimage.label(np.asarray(page) == 0)[1] - 1  # all paper regions but the outside
+
+
+@pytest.mark.parametrize("digit", range(10))
+def test_loops_close(digit):
+    """A loop that stops short is another digit: "6 straight back" once drew its
+    loop from a point 40 degrees away from where its back ended, and the gap
+    left a 5 without its bar (read as 5, by people too). Every style whose
+    shape has a loop must enclose paper, the others (open 0s, 6s, 9s) none
+    where their name says so."""
+    for name, _, strokes in hard.STYLES[digit]:
+        regions = enclosed_regions(strokes)
+        if name in CLOSED_LOOPS:
+            assert regions >= CLOSED_LOOPS[name], name
+        elif "open" in name and digit in (0, 6, 9):
+            assert regions == 0, name
 
 
 def test_every_style_has_ink_and_a_page_in_every_condition():
