@@ -453,7 +453,9 @@ def mnist_like(gray, skip=()):
     if SMOOTH_BLOCKS not in skip:  # a tiny scan enlarged blockily (handwriting/blocks.py)
         smooth = smooth_blocks(gray)
         scan, gray = smooth is not gray, smooth
-    ink = light_on_dark(gray, local=FLATTEN_PAPER not in skip)
+    # A scan has no shadow to flatten, and its strokes, a block or two wide,
+    # are as wide as the local paper's window: that step took them for paper.
+    ink = light_on_dark(gray, local=FLATTEN_PAPER not in skip and not scan)
     if REMOVE_LINES not in skip:  # lines as dark as the pen (handwriting/ruled_lines.py)
         ink = remove_ruled_lines(ink)
     if SEPARATE_INK not in skip:

@@ -139,3 +139,21 @@ def test_a_blocky_scan_keeps_the_width_smooth_blocks_gave_it():
     ImageDraw.Draw(page).ellipse((60, 30, 140, 170), outline=0, width=3)
     drawn = np.asarray(page, dtype=np.float64) / 255
     assert not np.array_equal(mnist_like(drawn), mnist_like(drawn, skip=("normalise_width",)))
+
+
+def test_a_blocky_scan_filling_its_frame_is_read_in_one_piece():
+    """An 8x8 scan whose 8 touches all four edges, enlarged blockily (as UCI's
+    8x8 digits, a real collection, come): the paper cannot be fitted to a
+    border the ink covers, and the local paper estimate (flatten_paper), whose
+    window is no wider than these strokes, took them for paper and cut the 8
+    into four pieces with no loop. A scan has no shadow to flatten: it must
+    come out as one stroke around a loop."""
+    from scipy import ndimage
+    small = np.array([[0, 0, 1, 1, 1, 1, 0, 0], [0, 1, 1, 0, 0, 1, 1, 0],
+                      [0, 1, 1, 0, 0, 1, 1, 0], [0, 0, 1, 1, 1, 1, 0, 0],
+                      [0, 1, 1, 0, 0, 1, 1, 0], [1, 1, 0, 0, 0, 0, 1, 1],
+                      [1, 1, 0, 0, 0, 0, 1, 1], [0, 1, 1, 1, 1, 1, 1, 0]], dtype=np.float64)
+    seen = mnist_like(1.0 - np.kron(small, np.ones((8, 8))))  # dark ink, 64x64
+    ink = seen > 0.5
+    assert ndimage.label(ink)[1] == 1
+    assert ndimage.label(~ink)[1] >= 2  # the paper around it, and at least one loop
