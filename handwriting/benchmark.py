@@ -7,8 +7,8 @@
 
 --all makes everything docs/reading-handwriting.md and docs/drawing-page.md
 show, into docs/reports and docs/images (or --out): both tiers with the
-ablation, the numbers benchmark (handwriting/numbers_benchmark.py), MNIST's
-test set re-drawn with other pens and the robust preset's augmentation
+ablation, the numbers benchmark (handwriting/numbers_benchmark.py), the UCI
+digits (handwriting/real_digits.py, with scikit-learn), MNIST's test set re-drawn with other pens and the robust preset's augmentation
 (handwriting/strokes.py), and the drawing page's screenshots (the browser
 tests of tests/test_serve.py, in headless Chromium). A part this machine
 cannot make is skipped with one line saying why; the exit status is 1 only
@@ -672,6 +672,7 @@ def everything(args, models, paths, docs, assets, command):
         ("the standard tier", lambda: standard_tier(args, models, docs, assets, command)),
         ("the harder tier", lambda: hard_tier(args, models, docs, assets, command)),
         ("the numbers benchmark", lambda: whole_numbers(args, docs, assets, command)),
+        ("real handwriting: the UCI digits", lambda: real_digits(docs)),
         ("MNIST re-drawn with other pens", with_mnist(
             lambda: redrawn_mnist(test, models, paths, args.mnist_images, docs, command))),
         ("the robust preset's augmentation", with_mnist(
@@ -703,6 +704,16 @@ def everything(args, models, paths, docs, assets, command):
     for line in failed:
         print(line, file=sys.stderr)
     return 1 if failed else 0
+
+
+def real_digits(docs):
+    """handwriting/real_digits.py's report: other writers' digits, from the copy
+    scikit-learn ships (skipped without it)."""
+    from handwriting import real_digits as uci
+    try:
+        return uci.run(docs, "python -m handwriting.real_digits")
+    except uci.NotInstalled as e:
+        raise Skipped(str(e)) from None
 
 
 def whole_numbers(args, docs, assets, command):

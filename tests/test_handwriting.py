@@ -329,17 +329,19 @@ def test_all_says_in_one_line_what_it_could_not_make_and_makes_the_rest(tmp_path
     monkeypatch.setattr(hb, "standard_tier", part("handwriting.md"))
     monkeypatch.setattr(hb, "hard_tier", fails)
     monkeypatch.setattr(hb, "whole_numbers", part("numbers.md"))
+    monkeypatch.setattr(hb, "real_digits", part("real_digits.md"))
     monkeypatch.setattr(hb, "redrawn_mnist", part("strokes.json"))
     monkeypatch.setattr(hb, "augmentation_picture", part("robust_augmentation.png"))
     monkeypatch.setattr(hb, "page_screenshots", cannot)
     result = run_main("handwriting/benchmark.py", "--all", "--out", tmp_path)
-    assert made == ["handwriting.md", "numbers.md", "strokes.json", "robust_augmentation.png"]
+    assert made == ["handwriting.md", "numbers.md", "real_digits.md", "strokes.json",
+                    "robust_augmentation.png"]
     assert result.returncode == 1
     assert result.stderr.count("failed: the harder tier: no such model\n") == 2  # then, summary
     assert "Traceback" not in result.stderr
     assert result.stdout.count(
         "skipped the drawing page's screenshots: needs headless Chromium\n") == 2
-    assert "--all wrote 4 files:" in result.stdout
+    assert "--all wrote 5 files:" in result.stdout
 
     monkeypatch.setattr(hb, "hard_tier", part("handwriting_hard.md"))
     assert run_main("handwriting/benchmark.py", "--all", "--out", tmp_path).returncode == 0
