@@ -405,7 +405,8 @@ def normalise_width(crop):
     2nd-98th percentiles, the digit is left alone; otherwise the strokes are
     eroded or dilated, at 4x the final resolution (so each 3x3 step moves the
     final width by about half a pixel), by the number of steps (up to
-    MAX_WIDTH_STEPS) that brings the width closest to MNIST's median.
+    MAX_WIDTH_STEPS) that brings the width closest to MNIST's median, thinning
+    no further than the step before one that cuts a stroke in two.
     """
     width = stroke_width(fit_box(crop))
     if MNIST_STROKE_WIDTH[0] <= width <= MNIST_STROKE_WIDTH[2]:
@@ -416,9 +417,16 @@ def normalise_width(crop):
     big = np.pad(big, MAX_WIDTH_STEPS + 1)  # room to grow
     step = max_filter if width < MNIST_STROKE_WIDTH[1] else min_filter
     best, best_gap = crop, abs(width - MNIST_STROKE_WIDTH[1])
+    pieces = ndimage.label(big > 0.5)[1]
     for _ in range(MAX_WIDTH_STEPS):
         big = step(big, 3)
         if big.max() <= INK_THRESHOLD:  # eroded away
+            break
+        # Thinning must not cut a stroke in two: a soft, wide stroke (a digit
+        # enlarged from a few pixels) has narrow necks, and eroding it to
+        # MNIST's width broke 8s and 2s into pieces (UCI's 8x8 digits, enlarged
+        # to 28x28: 87.7 -> 93.1 % with this stop).
+        if step is min_filter and ndimage.label(big > 0.5)[1] > pieces:
             break
         candidate = crop_to_ink(big)
         gap = abs(stroke_width(fit_box(candidate)) - MNIST_STROKE_WIDTH[1])
