@@ -415,9 +415,10 @@ def normalise_width(crop):
     scale = WORK_SCALE * BOX / max(h, w)
     big = resize(crop, (max(1, round(h * scale)), max(1, round(w * scale))))
     big = np.pad(big, MAX_WIDTH_STEPS + 1)  # room to grow
-    step = max_filter if width < MNIST_STROKE_WIDTH[1] else min_filter
+    thinning = width > MNIST_STROKE_WIDTH[1]
+    step = min_filter if thinning else max_filter
     best, best_gap = crop, abs(width - MNIST_STROKE_WIDTH[1])
-    pieces = ndimage.label(big > 0.5)[1]
+    pieces = ndimage.label(big > 0.5)[1] if thinning else None
     for _ in range(MAX_WIDTH_STEPS):
         big = step(big, 3)
         if big.max() <= INK_THRESHOLD:  # eroded away
@@ -426,7 +427,7 @@ def normalise_width(crop):
         # enlarged from a few pixels) has narrow necks, and eroding it to
         # MNIST's width broke 8s and 2s into pieces (UCI's 8x8 digits, enlarged
         # to 28x28: 87.7 -> 93.1 % with this stop).
-        if step is min_filter and ndimage.label(big > 0.5)[1] > pieces:
+        if thinning and ndimage.label(big > 0.5)[1] > pieces:
             break
         candidate = crop_to_ink(big)
         gap = abs(stroke_width(fit_box(candidate)) - MNIST_STROKE_WIDTH[1])
