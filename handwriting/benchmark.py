@@ -8,7 +8,8 @@
 --all makes everything docs/reading-handwriting.md and docs/drawing-page.md
 show, into docs/reports and docs/images (or --out): both tiers with the
 ablation, the numbers benchmark (handwriting/numbers_benchmark.py), the UCI
-digits (handwriting/real_digits.py, with scikit-learn), MNIST's test set re-drawn with other pens and the robust preset's augmentation
+digits (handwriting/real_digits.py, with scikit-learn), MNIST's test set
+re-drawn with other pens and the robust preset's augmentation
 (handwriting/strokes.py), and the drawing page's screenshots (the browser
 tests of tests/test_serve.py, in headless Chromium). A part this machine
 cannot make is skipped with one line saying why; the exit status is 1 only

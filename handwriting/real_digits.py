@@ -6,13 +6,14 @@ predict.py reads a file.
 
 1,797 digits by 13 writers (the test part of UCI's "Optical Recognition of
 Handwritten Digits", made from NIST's forms), each 8x8 pixels of 17 grey
-levels: the writers' 32x32 bitmaps counted in 4x4 blocks. They are not drawn by this project, so they measure
-what no generator of ours can: other people's hands. Each digit becomes a PNG
-file, dark ink on white paper, enlarged three ways (a blocky 64x64 by
-repeating pixels, as small images are usually shown; a smooth 64x64; a 28x28),
-and goes through ``load_image``, the path of ``python predict.py file.png``.
-scikit-learn is used for its copy of the data only, and is not a requirement:
-without it this says so in one line.
+levels: the writers' 32x32 bitmaps counted in 4x4 blocks. They are not drawn
+by this project, so they measure what no generator of ours can: other
+people's hands. Each digit becomes a PNG file, dark ink on white paper,
+enlarged three ways (a blocky 64x64 by repeating pixels, as small images are
+usually shown; a smooth 64x64; a 28x28), and goes through ``load_image``, the
+path of ``python predict.py file.png``. scikit-learn (in requirements.txt) is
+used for its copy of the data only; where it is missing, this says so in one
+line and ``--all`` skips the part.
 """
 import io
 import os
@@ -115,9 +116,7 @@ def main(argv=None):
     docs, _ = report_folders(args.out)
     try:
         run(docs, "python -m handwriting.real_digits" + (f" --out {args.out}" if args.out else ""))
-    except NotInstalled as e:
-        sys.exit(f"error: {e}")
-    except (ValueError, OSError) as e:
+    except (NotInstalled, ValueError, OSError) as e:
         sys.exit(f"error: {e}")
 
 
