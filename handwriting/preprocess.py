@@ -39,7 +39,8 @@ from PIL import Image, ImageOps
 from scipy import ndimage
 
 from augment import warp
-from handwriting.blocks import SMOOTH_BLOCKS, smooth_blocks
+from handwriting.blocks import (SMOOTH_BLOCKS, cut_into_ink_and_paper, is_smooth_scan,
+                                 smooth_blocks)
 from handwriting.deskew import DESKEW, deskew
 from handwriting.ruled_lines import REMOVE_LINES, remove_ruled_lines
 
@@ -54,6 +55,9 @@ INK_THRESHOLD = 0.2
 # An image whose ink differs from its paper by less than this (on a 0..1
 # scale), or by less than 5 noise stds, has no digit in it.
 MIN_CONTRAST = 0.1
+# Paper is fitted to an image's border; where the fit holds for less than this
+# fraction of it, ink (or a shadow's edge) covers the rest.
+FITS_BORDER = 0.8
 
 # The pipeline's optional steps, by name (see the module docstring).
 FLATTEN_PAPER, SEPARATE_INK = "flatten_paper", "separate_ink"
@@ -222,7 +226,7 @@ def light_on_dark(gray, local=True):
     # (the plane fits under 80 % of it) of a photo (not a drawing under 32
     # pixels a side, whose ink may well cover much of the border): then the
     # paper is the median around each pixel.
-    shadowed = local and fitted < 0.8 and min(gray.shape) >= 32
+    shadowed = local and fitted < FITS_BORDER and min(gray.shape) >= 32
     deviation = gray - (local_median(gray) if shadowed else background)
     # Only what stands out of the paper's grain counts (beyond 3 noise stds):
     # grain is the same on both sides, and over a large photo it would
@@ -458,13 +462,17 @@ def mnist_like(gray, skip=()):
     unknown = set(skip) - set(STEPS)
     if unknown:
         raise ValueError(f"unknown preprocessing steps {sorted(unknown)}; the steps are {STEPS}")
-    scan = False
-    if SMOOTH_BLOCKS not in skip:  # a tiny scan enlarged blockily (handwriting/blocks.py)
+    scan = smooth_scan = False
+    if SMOOTH_BLOCKS not in skip:  # a tiny scan enlarged (handwriting/blocks.py)
         smooth = smooth_blocks(gray)
         scan, gray = smooth is not gray, smooth
-    # A scan has no shadow to flatten, and its strokes, a block or two wide,
-    # are as wide as the local paper's window: that step took them for paper.
-    ink = light_on_dark(gray, local=FLATTEN_PAPER not in skip and not scan)
+        smooth_scan = not scan and is_smooth_scan(gray)
+        if smooth_scan and paper(gray)[2] < FITS_BORDER:  # its ink covers the border
+            scan, gray = True, cut_into_ink_and_paper(gray)
+    # A scan, blocky or smooth, has no shadow to flatten, and its strokes, as
+    # wide as the local paper's window when a small scan's ink fills its frame,
+    # were taken for paper by that step.
+    ink = light_on_dark(gray, local=FLATTEN_PAPER not in skip and not (scan or smooth_scan))
     if REMOVE_LINES not in skip:  # lines as dark as the pen (handwriting/ruled_lines.py)
         ink = remove_ruled_lines(ink)
     if SEPARATE_INK not in skip:
@@ -472,8 +480,8 @@ def mnist_like(gray, skip=()):
     crop = crop_to_ink(ink)
     if DESKEW not in skip:  # the slant sheared upright (handwriting/deskew.py)
         crop = crop_to_ink(deskew(crop))
-    # A scan enlarged from a few pixels has the width smooth_blocks drew, not a
-    # pen's: eroding or dilating it by whole pixels at this size breaks an 8x8
+    # A scan enlarged from a few pixels and cut into ink and paper has the width
+    # the cut drew, not a pen's: eroding or dilating it by whole pixels at this size breaks an 8x8
     # scan's strokes apart or fills its loops.
     if NORMALISE_WIDTH not in skip and not scan:
         crop = normalise_width(crop)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from handwriting.blocks import block_size, smooth_blocks
+from handwriting.blocks import block_size, is_smooth_scan, smooth_blocks
 from handwriting.deskew import deskew, slope
 from handwriting.preprocess import STEPS, mnist_like
 from handwriting.ruled_lines import remove_ruled_lines
@@ -141,19 +141,71 @@ def test_a_blocky_scan_keeps_the_width_smooth_blocks_gave_it():
     assert not np.array_equal(mnist_like(drawn), mnist_like(drawn, skip=("normalise_width",)))
 
 
-def test_a_blocky_scan_filling_its_frame_is_read_in_one_piece():
-    """An 8x8 scan whose 8 touches all four edges, enlarged blockily (as UCI's
-    8x8 digits, a real collection, come): the paper cannot be fitted to a
-    border the ink covers, and the local paper estimate (flatten_paper), whose
-    window is no wider than these strokes, took them for paper and cut the 8
-    into four pieces with no loop. A scan has no shadow to flatten: it must
-    come out as one stroke around a loop."""
+# An 8x8 scan whose 8 touches all four edges (as UCI's 8x8 digits, a real
+# collection, often do).
+FRAME_FILLING_8 = np.array([[0, 0, 1, 1, 1, 1, 0, 0], [0, 1, 1, 0, 0, 1, 1, 0],
+                            [0, 1, 1, 0, 0, 1, 1, 0], [0, 0, 1, 1, 1, 1, 0, 0],
+                            [0, 1, 1, 0, 0, 1, 1, 0], [1, 1, 0, 0, 0, 0, 1, 1],
+                            [1, 1, 0, 0, 0, 0, 1, 1], [0, 1, 1, 1, 1, 1, 1, 0]], dtype=np.float64)
+
+
+def smoothly(small, side, resample=Image.BILINEAR):
+    """``small`` ink (1 = ink) as dark ink on paper, enlarged to side x side."""
+    page = Image.fromarray(np.round((1.0 - small) * 255).astype(np.uint8))
+    return np.asarray(page.resize((side, side), resample), dtype=np.float64) / 255
+
+
+def assert_one_stroke_around_a_loop(seen, loops=1):
     from scipy import ndimage
-    small = np.array([[0, 0, 1, 1, 1, 1, 0, 0], [0, 1, 1, 0, 0, 1, 1, 0],
-                      [0, 1, 1, 0, 0, 1, 1, 0], [0, 0, 1, 1, 1, 1, 0, 0],
-                      [0, 1, 1, 0, 0, 1, 1, 0], [1, 1, 0, 0, 0, 0, 1, 1],
-                      [1, 1, 0, 0, 0, 0, 1, 1], [0, 1, 1, 1, 1, 1, 1, 0]], dtype=np.float64)
-    seen = mnist_like(1.0 - np.kron(small, np.ones((8, 8))))  # dark ink, 64x64
     ink = seen > 0.5
     assert ndimage.label(ink)[1] == 1
-    assert ndimage.label(~ink)[1] >= 2  # the paper around it, and at least one loop
+    assert ndimage.label(~ink)[1] >= 1 + loops  # the paper around it, and the loops
+
+
+def test_a_blocky_scan_filling_its_frame_is_read_in_one_piece():
+    """The 8x8 scan enlarged blockily: the paper cannot be fitted to a border
+    the ink covers, and the local paper estimate (flatten_paper), whose window
+    is no wider than these strokes, took them for paper and cut the 8 into four
+    pieces with no loop. A scan has no shadow to flatten: it must come out as
+    one stroke around a loop."""
+    assert_one_stroke_around_a_loop(mnist_like(1.0 - np.kron(FRAME_FILLING_8, np.ones((8, 8)))))
+
+
+@pytest.mark.parametrize("small, loops", [
+    # a 0 touching all four edges: its sides were taken for paper (six pieces, no loop)
+    ([[0, 0, 1, 1, 1, 1, 0, 0], [0, 1, 1, 0, 0, 1, 1, 0], [0, 1, 0, 0, 0, 0, 1, 0],
+      [1, 1, 0, 0, 0, 0, 1, 1], [1, 1, 0, 0, 0, 0, 1, 1], [0, 1, 0, 0, 0, 0, 1, 0],
+      [0, 1, 1, 0, 0, 1, 1, 0], [0, 0, 1, 1, 1, 1, 0, 0]], 1),
+    # an 8 touching the top and bottom edges: read as blank paper; with no
+    # paper fitted to its border (so much of it is ink), cut into ink and
+    # paper first, or it keeps only one of its loops
+    ([[0, 0, 1, 1, 1, 1, 0, 0], [0, 1, 1, 0, 0, 1, 1, 0], [0, 1, 1, 0, 0, 1, 1, 0],
+      [0, 0, 1, 1, 1, 1, 0, 0], [0, 1, 1, 0, 0, 1, 1, 0], [0, 1, 0, 0, 0, 0, 1, 0],
+      [0, 1, 1, 0, 0, 1, 1, 0], [0, 0, 1, 1, 1, 1, 0, 0]], 2)])
+def test_a_smooth_scan_reaching_its_frame_is_read_in_one_piece(small, loops):
+    """8x8 scans whose ink reaches the frame (as UCI's digits often do),
+    enlarged smoothly (bilinear) to 64x64: no blocks for smooth_blocks to find,
+    but every step from paper to ink is spread over 8 pixels, which no pen's
+    edge is. A scan has no shadow to flatten: the local paper estimate, whose
+    window is no wider than these strokes, must not cut them apart."""
+    image = smoothly(np.array(small, dtype=np.float64), 64)
+    assert is_smooth_scan(image)
+    assert_one_stroke_around_a_loop(mnist_like(image), loops)
+
+
+def test_only_small_smooth_enlargements_count_as_scans():
+    """A drawing with anti-aliased edges is not a smooth scan, nor is a large
+    picture whose edges are blurred (a phone's photo out of focus); a 12x12 or
+    16x16 scan enlarged to 96 pixels (bilinear or bicubic) is, and a 2x
+    enlargement is too mild to tell from a blurred drawing."""
+    ring = strokes((96, 96), [((30, 20), (66, 20)), ((66, 20), (66, 76)),
+                              ((66, 76), (30, 76)), ((30, 76), (30, 20))], width=6)
+    assert not is_smooth_scan(1.0 - ring)
+    for pixels in (12, 16):
+        small = np.asarray(Image.fromarray(np.float32(ring)).resize((pixels, pixels), Image.BOX))
+        for resample in (Image.BILINEAR, Image.BICUBIC):
+            assert is_smooth_scan(smoothly(small, 96, resample))
+    assert not is_smooth_scan(smoothly(small, 32))  # 16 -> 32: twice
+    from scipy import ndimage
+    big = ndimage.zoom(1.0 - ring, 12, order=1)  # 1152 x 1152, edges spread over 12 pixels
+    assert not is_smooth_scan(big)
