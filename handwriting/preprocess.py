@@ -462,17 +462,17 @@ def mnist_like(gray, skip=()):
     unknown = set(skip) - set(STEPS)
     if unknown:
         raise ValueError(f"unknown preprocessing steps {sorted(unknown)}; the steps are {STEPS}")
-    scan = smooth_scan = False
-    if SMOOTH_BLOCKS not in skip:  # a tiny scan enlarged (handwriting/blocks.py)
-        smooth = smooth_blocks(gray)
-        scan, gray = smooth is not gray, smooth
-        smooth_scan = not scan and is_smooth_scan(gray)
-        if smooth_scan and paper(gray)[2] < FITS_BORDER:  # its ink covers the border
-            scan, gray = True, cut_into_ink_and_paper(gray)
+    scan = cut = False  # a small scan enlarged; cut into ink and paper (handwriting/blocks.py)
+    if SMOOTH_BLOCKS not in skip:
+        smooth = smooth_blocks(gray)  # a blocky enlargement smoothed, then cut
+        cut, gray = smooth is not gray, smooth
+        scan = cut or is_smooth_scan(gray)
+        if scan and not cut and paper(gray)[2] < FITS_BORDER:  # ink covers its border
+            cut, gray = True, cut_into_ink_and_paper(gray)
     # A scan, blocky or smooth, has no shadow to flatten, and its strokes, as
     # wide as the local paper's window when a small scan's ink fills its frame,
     # were taken for paper by that step.
-    ink = light_on_dark(gray, local=FLATTEN_PAPER not in skip and not (scan or smooth_scan))
+    ink = light_on_dark(gray, local=FLATTEN_PAPER not in skip and not scan)
     if REMOVE_LINES not in skip:  # lines as dark as the pen (handwriting/ruled_lines.py)
         ink = remove_ruled_lines(ink)
     if SEPARATE_INK not in skip:
@@ -481,9 +481,9 @@ def mnist_like(gray, skip=()):
     if DESKEW not in skip:  # the slant sheared upright (handwriting/deskew.py)
         crop = crop_to_ink(deskew(crop))
     # A scan enlarged from a few pixels and cut into ink and paper has the width
-    # the cut drew, not a pen's: eroding or dilating it by whole pixels at this size breaks an 8x8
-    # scan's strokes apart or fills its loops.
-    if NORMALISE_WIDTH not in skip and not scan:
+    # the cut drew, not a pen's: eroding or dilating it by whole pixels at this
+    # size breaks an 8x8 scan's strokes apart or fills its loops.
+    if NORMALISE_WIDTH not in skip and not cut:
         crop = normalise_width(crop)
     patch = fit_box(crop, restretch=RESTRETCH not in skip)
     return centred_in_field(patch)
