@@ -182,7 +182,7 @@ LOSS_EXPLOSION = 1000  # a loss this many times the first one means divergence
 # high; fit detects the NaN itself and says so, so NumPy's warnings are noise.
 @np.errstate(over="ignore", invalid="ignore")
 def fit(model, optimizer, train, val, epochs, batch_size, seed=0,
-        schedule=SCHEDULES["constant"], log=print, augment=None):
+        schedule=SCHEDULES["constant"], log=print, augment=None, on_epoch_end=None):
     """Shuffled mini-batch training. Returns a Keras-like history dict:
     per-epoch lists "loss", "accuracy", "val_loss", "val_accuracy", "seconds"
     (training pass only), "dead_relu" (per hidden layer), and "iteration_loss".
@@ -193,7 +193,10 @@ def fit(model, optimizer, train, val, epochs, batch_size, seed=0,
     being finite (at once) or the weights do, or the loss exceeds LOSS_EXPLOSION
     times the first one (at the end of the epoch); Interrupted on Ctrl-C.
     ``augment``, if given, maps each training batch to a randomly transformed
-    copy (see augment.py).
+    copy (see augment.py). ``log`` gets each epoch's line from the validation
+    thread; ``on_epoch_end(epoch)``, if given, runs on the training thread
+    after each epoch's timed pass, with no validation running (a benchmark
+    times other work there).
     """
     X, y = train
     X_val, y_val = val
@@ -253,6 +256,8 @@ def fit(model, optimizer, train, val, epochs, batch_size, seed=0,
                         f"loss {history['loss'][-1]:.4f}  acc {history['accuracy'][-1]:.4f}")
                 if validating is not None:
                     validating.result()  # the previous epoch's, long done: in order
+                if on_epoch_end is not None:
+                    on_epoch_end(epoch)
                 if len(X_val):
                     validating = validator.submit(validate, copy.deepcopy(model), X_val, y_val,
                                                   history, line, seconds, log)

@@ -358,7 +358,8 @@ def worker(args):
         clock = StepClock()
         X = clock.instrument(model, optimizer, X)
 
-    def between_epochs(line):  # fit calls this after each epoch's timed pass
+    def between_epochs(epoch):  # fit calls this after each timed pass, on its thread,
+        # before that epoch's validation starts: nothing else runs beside these
         if args.parts:  # first, before anything else runs through the wrappers
             parts.append(clock.take())
             counts.append({"params": count_subnormals(model.params.values()),
@@ -369,7 +370,8 @@ def worker(args):
             times["framework"].append(other.epoch())
 
     history = fit(model, optimizer, (X, train[1]), val, args.epochs,
-                  args.batch_size, seed=0, schedule=SCHEDULES["cosine"], log=between_epochs)
+                  args.batch_size, seed=0, schedule=SCHEDULES["cosine"],
+                  log=lambda line: None, on_epoch_end=between_epochs)
     result = {"seconds": history["seconds"], "test_accuracy": test_accuracy, "flops": flops,
               "median": {k: float(np.median(v)) for k, v in times.items() if v},
               "parts": parts, "subnormals": counts, "framework": None,

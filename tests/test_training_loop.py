@@ -204,6 +204,31 @@ def test_each_epochs_validation_is_of_the_weights_that_epoch_ended_with():
     assert [line.split()[1] for line in lines] == ["1/3", "2/3", "3/3"]
 
 
+def test_on_epoch_end_runs_on_the_training_thread_with_no_validation_beside_it():
+    """The speed benchmark times other trainers in on_epoch_end, between our
+    epochs. Run from the validation thread (as log is), they would run beside
+    the next epoch's training and slow both. It must run on fit's own thread,
+    after the previous epoch's validation has logged and before this one's
+    starts (which, given the time, would log while it sleeps)."""
+    import threading
+    import time
+    rng = np.random.default_rng(0)
+    X = rng.random((300, 20), dtype=np.float32)
+    y = X[:, :10].argmax(axis=1)
+    lines, calls = [], []
+
+    def on_epoch_end(epoch):
+        logged_before = len(lines)
+        time.sleep(0.05)
+        calls.append((epoch, threading.get_ident(), logged_before, len(lines)))
+
+    train.fit(MLP((20, 16, 10), seed=0), SGD(lr=0.1), (X[:200], y[:200]), (X[200:], y[200:]),
+              epochs=3, batch_size=20, log=lines.append, on_epoch_end=on_epoch_end)
+    main = threading.get_ident()
+    assert calls == [(epoch, main, epoch - 1, epoch - 1) for epoch in (1, 2, 3)]
+    assert len(lines) == 3
+
+
 # ---- dead units ----------------------------------------------------------------
 def test_dead_fraction_counts_units_silent_for_every_image():
     """Two images, hand-set weights. Layer 1: unit 0 is 0 for both images
