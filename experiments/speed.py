@@ -90,6 +90,16 @@ def matmul_floor(sizes, n, batch_size):
     return run, flops
 
 
+def momentum_in_the_product(x, dz, v, lr, momentum):
+    """v <- momentum v - lr x^T dz in one BLAS GEMM (C <- alpha A B + beta C, with
+    C = v): the momentum step folded into the product that makes dW, the fusion
+    a backward pass that returns its gradients gives up. A benchmark row, not
+    the trainer's update: v.T is v's own memory in the column-major order BLAS
+    works in, so GEMM updates v in place. x: (N, D), dz: (N, M), v: (D, M), float32."""
+    from scipy.linalg.blas import sgemm
+    sgemm(-lr, dz.T, x.T, beta=momentum, c=v.T, trans_b=1, overwrite_c=1)
+
+
 class StepClock:
     """Times the parts of real training steps from inside the loop: the callables a
     step calls are wrapped, so each part is measured on the arrays and the state
@@ -242,7 +252,7 @@ def worker_ops(args):
     import math
     import numpy as np
     from layers import cross_entropy, dropout_forward, relu_backward, softmax_forward
-    from optim import SCHEDULES, SGD
+    from optim import SCHEDULES, SGD, scal_axpy
     from model import MLP
     rng = np.random.default_rng(0)
     n, batch = 50000, 64
@@ -284,6 +294,24 @@ def worker_ops(args):
             velocity[name] -= lr_g[name]
             model.params[name] += velocity[name]
 
+    # dW and its momentum, v <- 0.9 v - lr x^T dz, for the three weight matrices:
+    # the product, then BLAS scal and axpy (now), against one GEMM each.
+    scal, axpy = scal_axpy(np.float32)
+    layer_inputs = [X[:batch], h1, h2]
+    layer_errors = [rng.random((batch, W.shape[1]), dtype=np.float32)
+                    for W in (model.params[f"W{i}"] for i in (1, 2, 3))]
+    weight_velocities = [velocity[f"W{i}"] for i in (1, 2, 3)]
+
+    def products_then_momentum():
+        for x, dz, v in zip(layer_inputs, layer_errors, weight_velocities):
+            dW = x.T @ dz
+            scal(np.float32(0.9), v.reshape(-1))
+            axpy(dW.reshape(-1), v.reshape(-1), a=np.float32(-1e-6))
+
+    def products_with_momentum():
+        for x, dz, v in zip(layer_inputs, layer_errors, weight_velocities):
+            momentum_in_the_product(x, dz, v, 1e-6, 0.9)
+
     def cross_entropy_np_mean():  # the previous cross_entropy
         shifted, sums = cache
         float(np.mean(np.log(sums[:, 0]) - shifted[np.arange(batch), yb]))
@@ -295,6 +323,9 @@ def worker_ops(args):
             lambda: optimizer.step(model.params, grads),
         "SGD momentum update of all weights, NumPy's four operators (no flush)":
             operator_update,
+        "dW of the three weight matrices and their momentum: x^T dz, then BLAS scal "
+        "and axpy (now)": products_then_momentum,
+        "the same in one GEMM each, beta = momentum (not taken)": products_with_momentum,
         "dropout masks, 32-bit raw coins (now)":
             lambda: (dropout_forward(h1, 0.1, rng), dropout_forward(h2, 0.1, rng)),
         "dropout masks, 16-bit raw coins (not taken: new masks)": coins_16_bit_masks,

@@ -73,3 +73,18 @@ def test_the_fixed_cost_of_a_step_is_the_line_through_the_batch_rows():
     say_fixed_cost(lambda text="": said.append(text), [(b, 256e-6 + 2e-6 * b, steps[b]) for b in steps])
     assert "about 256 us whatever its size, plus 2.00 us per image" in said[0]
     assert "At batch 64 the fixed part alone is 0.200 s of each epoch" in said[0]
+
+
+def test_the_momentum_folded_into_the_product_updates_the_velocity_in_place():
+    """The benchmark's fused alternative computes what SGD's momentum step does,
+    on the velocity itself (a GEMM on a copy would time work that changes nothing)."""
+    from experiments.speed import momentum_in_the_product
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 30)).astype(np.float32)
+    dz = rng.standard_normal((64, 20)).astype(np.float32)
+    v = rng.standard_normal((30, 20)).astype(np.float32)
+    expected = 0.9 * v.astype(np.float64) - 0.05 * (x.T.astype(np.float64) @ dz)
+    memory = v.__array_interface__["data"][0]
+    momentum_in_the_product(x, dz, v, 0.05, 0.9)
+    assert v.__array_interface__["data"][0] == memory
+    np.testing.assert_allclose(v, expected, rtol=1e-5, atol=1e-5)
